@@ -1,0 +1,19 @@
+"""Small helpers for the hand-rendered hot paths."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a `Z`, the format every timestamp in the API uses."""
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def actor_for(request):
+    from arcadia_cloud.actors import Actor
+
+    return Actor.for_identity(request.user, request_id=getattr(request, "request_id", ""))

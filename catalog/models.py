@@ -1,0 +1,1 @@
+"""Catalog models: plans, plan versions and add-ons."""

@@ -1,0 +1,149 @@
+"""Deployment endpoints: parse, call one service or selector, render."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from arcadia_cloud.api.exceptions import BadRequest
+from arcadia_cloud.api.filtering import FilterBackend
+from arcadia_cloud.api.pagination import CursorPagination, LimitOffsetPagination
+from arcadia_cloud.api.rendering import actor_for
+from arcadia_cloud.errors import Forbidden, NotFound
+from arcadia_cloud.models import Tenant
+from deployments import selectors
+from deployments.api.filters import DeploymentFilter
+from deployments.api.serializers import (
+    DeploymentCreateIn,
+    DeploymentEnvelope,
+    DeploymentListOut,
+    DeploymentShowOut,
+    ErrorOut,
+    EventListOut,
+    TransitionIn,
+    render_deployment,
+    render_event,
+)
+from deployments.services import create_deployment
+from deployments.transitions import transition_state
+from subscriptions.selectors import subscription_payload_for_deployment
+
+UUID_RE = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
+ERRORS = {
+    400: OpenApiResponse(ErrorOut, description="Malformed request"),
+    401: OpenApiResponse(ErrorOut, description="Missing or bad token"),
+    404: OpenApiResponse(ErrorOut, description="No such deployment (or another tenant's)"),
+}
+
+
+class EventPagination(CursorPagination):
+    ordering = ("id",)
+
+
+class DeploymentViewSet(viewsets.GenericViewSet):
+    lookup_value_regex = UUID_RE
+    results_key = "deployments"
+    pagination_class = LimitOffsetPagination
+    filter_backends = [FilterBackend]
+    filterset_class = DeploymentFilter
+    serializer_class = DeploymentCreateIn
+
+    def get_queryset(self):
+        return selectors.deployments_visible_to(self.request.user)
+
+    def get_object(self):
+        deployment = selectors.get_deployment_visible_to(self.request.user, self.kwargs["pk"])
+        if deployment is None:
+            raise NotFound()
+        return deployment
+
+    @extend_schema(operation_id="deployments_list", responses={200: DeploymentListOut, **ERRORS})
+    def list(self, request):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        actor = actor_for(request)
+        return self.get_paginated_response([render_deployment(d, actor) for d in page])
+
+    @extend_schema(
+        operation_id="deployments_create",
+        request=DeploymentCreateIn,
+        responses={201: DeploymentEnvelope, 403: ErrorOut, 422: ErrorOut, **ERRORS},
+    )
+    def create(self, request):
+        data = DeploymentCreateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        identity = request.user
+        tenant = self._tenant_for_create(identity, values.pop("tenant_id", None))
+        deployment = create_deployment(tenant=tenant, actor=actor_for(request), **values)
+        return Response(
+            {"deployment": render_deployment(deployment, actor_for(request))},
+            status=status.HTTP_201_CREATED,
+        )
+
+    @staticmethod
+    def _tenant_for_create(identity, tenant_id) -> Tenant:
+        from rest_framework.exceptions import ValidationError
+
+        if not identity.is_platform_admin:
+            if tenant_id is not None and tenant_id != identity.tenant_id:
+                raise Forbidden()
+            return identity.tenant
+        if tenant_id is None:
+            raise ValidationError({"tenant_id": ["Required for a platform admin."]})
+        tenant = Tenant.objects.filter(pk=tenant_id).first()
+        if tenant is None:
+            raise ValidationError({"tenant_id": ["Unknown tenant."]})
+        return tenant
+
+    @extend_schema(operation_id="deployments_show", responses={200: DeploymentShowOut, **ERRORS})
+    def retrieve(self, request, pk=None):
+        deployment = self.get_object()
+        actor = actor_for(request)
+        return Response(
+            {
+                "deployment": render_deployment(deployment, actor),
+                "subscription": subscription_payload_for_deployment(deployment.pk),
+                "events": [render_event(e) for e in selectors.newest_events(deployment.pk)],
+            }
+        )
+
+    @extend_schema(operation_id="deployments_events", responses={200: EventListOut, **ERRORS})
+    @action(detail=True, methods=["get"], pagination_class=EventPagination)
+    def events(self, request, pk=None):
+        deployment = self.get_object()
+        self.results_key = "events"
+        page = self.paginate_queryset(selectors.events_of(deployment.pk))
+        return self.get_paginated_response([render_event(e) for e in page])
+
+    @extend_schema(
+        operation_id="deployments_transition",
+        request=TransitionIn,
+        responses={
+            200: DeploymentEnvelope,
+            403: ErrorOut,
+            409: ErrorOut,
+            422: ErrorOut,
+            **ERRORS,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def transition(self, request, pk=None):
+        deployment = self.get_object()
+        data = TransitionIn(data=request.data)
+        if not data.is_valid():
+            raise BadRequest({k: [str(m) for m in v] for k, v in data.errors.items()})
+        values = data.validated_data
+        actor = actor_for(request)
+        moved = transition_state(
+            deployment_id=deployment.pk,
+            to_state=values["to_state"],
+            actor=actor,
+            reason=values.get("reason", ""),
+            notes=values.get("notes", ""),
+            expected_state=values.get("expected_state"),
+        )
+        return Response({"deployment": render_deployment(moved, actor)})

@@ -1,0 +1,194 @@
+"""Deployments (the billable unit) and their append-only audit trail.
+
+The lifecycle is declared here, once, with django-fsm: one transition method
+per target state, one `@transition` per source with the roles that may make
+that move. Everything else (the service, `allowed_transitions`, the admin, the
+batch command, the README diagram) reads the map from these declarations
+through `deployments.transitions`.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.validators import MinLengthValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
+
+SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+
+
+class State(models.TextChoices):
+    TRIAL = "trial", "Trial"
+    ACTIVE = "active", "Active"
+    PAST_DUE = "past_due", "Past due"
+    PAUSED = "paused", "Paused"
+    SUSPENDED = "suspended", "Suspended"
+    CANCELLED = "cancelled", "Cancelled"
+    ARCHIVED = "archived", "Archived"
+
+
+class LlmMode(models.TextChoices):
+    MANAGED = "managed", "Managed"
+    BYOK = "byok", "Bring your own key"
+    DISABLED = "disabled", "Disabled"
+
+
+TENANT = "tenant"
+OPERATOR = "operator"
+SYSTEM = "system"
+
+
+def may(*kinds: str):
+    """django-fsm permission: the actor's kind is one of `kinds`; a tenant actor
+    must moreover belong to the deployment's tenant."""
+
+    allowed = frozenset(kinds)
+
+    def check(instance: Deployment, actor) -> bool:
+        if actor.kind not in allowed:
+            return False
+        if actor.kind == TENANT:
+            return actor.tenant_id is not None and actor.tenant_id == instance.tenant_id
+        return True
+
+    check.kinds = allowed  # read by deployments.transitions to build the map
+    return check
+
+
+S = State
+
+
+class Deployment(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(
+        "arcadia_cloud.Tenant", on_delete=models.PROTECT, related_name="deployments"
+    )
+    slug = models.CharField(
+        max_length=63,
+        validators=[RegexValidator(SLUG_PATTERN, "Must be a DNS label: a-z, 0-9 and '-'.")],
+    )
+    display_name = models.CharField(max_length=200, validators=[MinLengthValidator(1)])
+    region = models.CharField(max_length=64)
+    state = FSMField(default=State.ACTIVE, choices=State.choices, protected=True, max_length=16)
+    state_since = models.DateTimeField(default=timezone.now)
+    llm_mode = models.CharField(max_length=16, choices=LlmMode.choices, default=LlmMode.MANAGED)
+    billing_action_suspended = models.BooleanField(default=False)
+    template_code = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001  (spec: nullable)
+    template_version = models.CharField(max_length=50, null=True, blank=True)  # noqa: DJ001
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "slug"], name="deployment_slug_unique_per_tenant"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=State.values), name="deployment_state_known"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="deployment_tenant_created"),
+            models.Index(fields=["state", "state_since"], name="deployment_state_since"),
+            models.Index(fields=["region", "state"], name="deployment_region_state"),
+            models.Index(fields=["-created_at", "-id"], name="deployment_created"),
+        ]
+        permissions = [
+            ("transition_deployment", "Can move a deployment through its lifecycle"),
+            ("override_billing_action", "Can toggle the billing-action override"),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    # -- The lifecycle. Methods only change fields; the service does the rest. --
+
+    def _enter(self) -> None:
+        self.state_since = timezone.now()
+
+    @transition(field=state, source=S.TRIAL, target=S.ACTIVE, permission=may(OPERATOR, SYSTEM))
+    @transition(field=state, source=S.PAST_DUE, target=S.ACTIVE, permission=may(OPERATOR, SYSTEM))
+    @transition(field=state, source=S.PAUSED, target=S.ACTIVE, permission=may(TENANT, OPERATOR))
+    @transition(field=state, source=S.SUSPENDED, target=S.ACTIVE, permission=may(OPERATOR))
+    def activate(self) -> None:
+        self._enter()
+
+    @transition(field=state, source=S.TRIAL, target=S.PAST_DUE, permission=may(OPERATOR, SYSTEM))
+    @transition(field=state, source=S.ACTIVE, target=S.PAST_DUE, permission=may(OPERATOR, SYSTEM))
+    def mark_past_due(self) -> None:
+        self._enter()
+
+    @transition(field=state, source=S.TRIAL, target=S.PAUSED, permission=may(OPERATOR))
+    @transition(field=state, source=S.ACTIVE, target=S.PAUSED, permission=may(TENANT, OPERATOR))
+    def pause(self) -> None:
+        self._enter()
+
+    @transition(field=state, source=S.ACTIVE, target=S.SUSPENDED, permission=may(OPERATOR, SYSTEM))
+    @transition(
+        field=state, source=S.PAST_DUE, target=S.SUSPENDED, permission=may(OPERATOR, SYSTEM)
+    )
+    def suspend(self) -> None:
+        self._enter()
+
+    @transition(
+        field=state, source=S.TRIAL, target=S.CANCELLED, permission=may(TENANT, OPERATOR, SYSTEM)
+    )
+    @transition(
+        field=state,
+        source=[S.ACTIVE, S.PAST_DUE, S.PAUSED, S.SUSPENDED],
+        target=S.CANCELLED,
+        permission=may(TENANT, OPERATOR),
+    )
+    def cancel(self) -> None:
+        self._enter()
+
+    @transition(
+        field=state, source=S.CANCELLED, target=S.ARCHIVED, permission=may(OPERATOR, SYSTEM)
+    )
+    def archive(self) -> None:
+        self._enter()
+
+
+class DeploymentEvent(models.Model):
+    """One lifecycle step. Append-only: written by `deployments.events.record_*`
+    only, never updated or deleted."""
+
+    id = models.BigAutoField(primary_key=True)
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="events")
+    from_state = models.CharField(max_length=16, null=True, blank=True)  # noqa: DJ001  (null = creation)
+    to_state = models.CharField(max_length=16)
+    reason = models.CharField(max_length=500, blank=True, default="")
+    actor = models.CharField(max_length=254)
+    notes = models.TextField(blank=True, default="")
+    request_id = models.CharField(max_length=128, blank=True, default="")
+    occurred_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["deployment", "id"], name="event_deployment_id")]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id}: {self.from_state or '∅'} → {self.to_state}"
+
+
+class BillingOverrideChange(models.Model):
+    """Audit of `billing_action_suspended` changes (who, when, why). Append-only."""
+
+    id = models.BigAutoField(primary_key=True)
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.PROTECT, related_name="override_changes"
+    )
+    value = models.BooleanField()
+    reason = models.CharField(max_length=500)
+    actor = models.CharField(max_length=254)
+    request_id = models.CharField(max_length=128, blank=True, default="")
+    occurred_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id}: override={'on' if self.value else 'off'}"

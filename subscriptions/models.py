@@ -1,0 +1,1 @@
+"""Subscription models: the binding of a deployment to a priced plan version."""
