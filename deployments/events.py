@@ -4,10 +4,13 @@ nothing anywhere updates or deletes."""
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
+from django.db import connection
 from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
+from arcadia_cloud.db import copy_text, server_binding_cursor
 from deployments.models import BillingOverrideChange, Deployment, DeploymentEvent
 
 
@@ -43,3 +46,79 @@ def record_override_change(
         actor=actor.label,
         request_id=actor.request_id or "",
     )
+
+
+#: Columns a bulk insert of transition events writes, in COPY order.
+_EVENT_COPY_COLUMNS = (
+    "deployment_id",
+    "from_state",
+    "to_state",
+    "reason",
+    "actor",
+    "notes",
+    "request_id",
+    "occurred_at",
+)
+
+
+def record_transitions_bulk(
+    *,
+    deployment_ids: list[UUID],
+    from_state: str,
+    to_state: str,
+    actor: Actor,
+    reason: str,
+    occurred_at: datetime,
+    notes: str = "",
+) -> int:
+    """One event per deployment in `deployment_ids`, all for the same move.
+
+    The batch path's counterpart of `record_transition`, run inside the
+    caller's transaction. On PostgreSQL the rows stream through COPY on the
+    same connection (several times cheaper than a multi-row INSERT at
+    thousands of rows); elsewhere they go through `bulk_create`.
+    """
+    if not deployment_ids:
+        return 0
+    request_id = actor.request_id or ""
+    if connection.vendor == "postgresql":
+        # Every row of the batch shares all but its deployment id: format the
+        # shared tail once and stream `id<TAB>tail` lines (per-row
+        # `copy.write_row` would spend more CPU than the server's insert).
+        tail = "\t".join(
+            copy_text(value)
+            for value in (
+                from_state,
+                to_state,
+                reason,
+                actor.label,
+                notes,
+                request_id,
+                occurred_at.isoformat(),
+            )
+        )
+        table = connection.ops.quote_name(DeploymentEvent._meta.db_table)
+        columns = ", ".join(connection.ops.quote_name(c) for c in _EVENT_COPY_COLUMNS)
+        with (
+            server_binding_cursor() as cursor,
+            cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+        ):
+            copy.write("".join(f"{deployment_id}\t{tail}\n" for deployment_id in deployment_ids))
+        return len(deployment_ids)
+    DeploymentEvent.objects.bulk_create(
+        [
+            DeploymentEvent(
+                deployment_id=deployment_id,
+                from_state=from_state,
+                to_state=to_state,
+                reason=reason,
+                actor=actor.label,
+                notes=notes,
+                request_id=request_id,
+                occurred_at=occurred_at,
+            )
+            for deployment_id in deployment_ids
+        ],
+        batch_size=500,
+    )
+    return len(deployment_ids)

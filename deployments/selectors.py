@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from django.db.models import QuerySet
@@ -30,3 +31,47 @@ def newest_events(deployment_id: UUID, *, limit: int = SHOW_EVENTS) -> list[Depl
 
 def events_of(deployment_id: UUID) -> QuerySet[DeploymentEvent]:
     return DeploymentEvent.objects.filter(deployment_id=deployment_id).order_by("id")
+
+
+# ---- batch selection (manage.py transition_deployments) ----------------------
+
+#: Largest number of ids one `pk IN (...)` filter carries when selecting by ids.
+_ID_SLICE = 10_000
+
+
+def batch_candidates(
+    *,
+    from_state: str,
+    tenant_id: UUID | None = None,
+    region: str | None = None,
+    state_since_before: datetime | None = None,
+) -> QuerySet[Deployment]:
+    """Deployments a batch move from `from_state` applies to (every tenant unless
+    `tenant_id`). The overridden ones are included: the batch counts them as
+    skipped, so the operator sees they exist."""
+    queryset = Deployment.objects.filter(state=from_state)
+    if tenant_id is not None:
+        queryset = queryset.filter(tenant_id=tenant_id)
+    if region is not None:
+        queryset = queryset.filter(region=region)
+    if state_since_before is not None:
+        queryset = queryset.filter(state_since__lte=state_since_before)
+    return queryset
+
+
+def batch_candidate_ids(
+    candidates: QuerySet[Deployment], *, ids: list[UUID] | None = None
+) -> list[UUID]:
+    """The primary keys of `candidates` (restricted to `ids` when given), in
+    primary-key order: the order the batch walks and locks them in."""
+    if ids is None:
+        return list(candidates.order_by("pk").values_list("pk", flat=True))
+    wanted = sorted(set(ids))
+    found: list[UUID] = []
+    for start in range(0, len(wanted), _ID_SLICE):
+        found.extend(
+            candidates.filter(pk__in=wanted[start : start + _ID_SLICE])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    return found

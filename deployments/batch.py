@@ -1,0 +1,338 @@
+"""Moving many deployments at once, at database speed, through the same map.
+
+`transition_state` moves one deployment per transaction and is the path for
+API calls and the admin. A batch (dunning `past_due -> suspended`, clean-up
+`cancelled -> archived`) moves tens of thousands: doing that one row per
+round trip is two orders of magnitude slower than the database allows. This
+module is the set-based counterpart. It reads the same `TRANSITIONS` map and
+asks the same `Rule.allows` for every row; what changes is the shape of the
+writes:
+
+1. select the matching ids (a selector), in primary-key order;
+2. walk them in chunks, one transaction per chunk:
+   - lock the chunk with `SELECT ... FOR UPDATE SKIP LOCKED`, re-checking the
+     state filter: a row another runner has already moved no longer matches,
+     a row it is moving right now is locked and skipped, so two runners on
+     two machines never move a deployment twice;
+   - validate each locked row against the map in Python;
+   - move the valid ones with ONE set-based UPDATE (state, state_since,
+     updated_at), write their events in bulk (COPY on PostgreSQL), and let
+     their subscriptions follow with one call;
+3. give the rows skipped as locked one more pass at the end (a lock held by
+   a single API transition is released in milliseconds), then report.
+
+Locking in primary-key order, like every chunk of every runner does, keeps
+two runners from deadlocking on each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import NamedTuple
+from uuid import UUID
+
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from arcadia_cloud.actors import Actor
+from arcadia_cloud.db import server_binding_cursor
+from deployments import selectors
+from deployments.errors import InvalidTransition, TransitionForbidden
+from deployments.events import record_transitions_bulk
+from deployments.models import SYSTEM, Deployment
+from deployments.transitions import Rule, rule_for
+from subscriptions.services import follow_deployment_state
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ACTOR = "system:transition_deployments"
+DEFAULT_BATCH_SIZE = 1000
+MAX_BATCH_SIZE = 50_000
+
+_TABLE = Deployment._meta.db_table
+
+# The rows of a chunk on PostgreSQL: the ids as ONE array parameter (a
+# 1,000-item `IN (...)` costs more to build and plan than the lock itself),
+# bounded by the chunk's first and last id so the planner walks that slice of
+# the primary key instead of scanning the table for every chunk (which made
+# the run quadratic in the number of matching rows).
+_IDS_IN_CHUNK = "id >= %s AND id <= %s AND id = ANY(%b)"
+
+
+def _chunk_params(sorted_ids: list[UUID]) -> list:
+    return [sorted_ids[0], sorted_ids[-1], sorted_ids]
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`14d`, `12h`, `30m`, `45s`, `2w` -> timedelta; ValueError otherwise."""
+    match = _DURATION.match(text or "")
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 14d, 12h, 30m, 45s or 2w")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def system_rule(from_state: str, to_state: str) -> Rule:
+    """The map's rule for a batch (system) move; raises before anything is read
+    when the map has no such move (InvalidTransition) or does not let `system`
+    make it (TransitionForbidden)."""
+    rule = rule_for(from_state, to_state)
+    if rule is None:
+        raise InvalidTransition(from_state, to_state)
+    if SYSTEM not in rule.kinds:
+        raise TransitionForbidden(from_state, to_state, SYSTEM)
+    return rule
+
+
+class LockedRow(NamedTuple):
+    """The columns of a locked deployment the map's permission checks read.
+
+    Rule.allows is asked with this instead of a full `Deployment`: building
+    model instances costs ~12 µs a row, more than the whole set-based UPDATE.
+    The map's permissions (`deployments.models.may`) read `tenant_id` only.
+    """
+
+    id: UUID
+    tenant_id: UUID
+    state: str
+    billing_action_suspended: bool
+
+
+@dataclass(frozen=True)
+class BatchSelection:
+    """Which deployments a batch move applies to."""
+
+    from_state: str
+    to_state: str
+    tenant_id: UUID | None = None
+    region: str | None = None
+    in_state_for: timedelta | None = None
+    ids: list[UUID] | None = None
+    include_overridden: bool = False
+
+    def cutoff(self, now: datetime) -> datetime | None:
+        """Latest `state_since` a row may have to match `--in-state-for`."""
+        return now - self.in_state_for if self.in_state_for else None
+
+    def candidates(self, cutoff: datetime | None):
+        return selectors.batch_candidates(
+            from_state=self.from_state,
+            tenant_id=self.tenant_id,
+            region=self.region,
+            state_since_before=cutoff,
+        )
+
+
+@dataclass
+class BatchResult:
+    matched: int = 0
+    moved: int = 0
+    skipped_overridden: int = 0
+    skipped_changed_or_locked: int = 0
+    skipped_not_allowed: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    #: dry run only: the rows that would move, as (id, tenant slug, slug, state_since).
+    would_move: list[tuple[UUID, str, str, datetime]] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return self.skipped_overridden + self.skipped_changed_or_locked + self.skipped_not_allowed
+
+
+def _chunks(ids: list[UUID], size: int) -> Iterator[list[UUID]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def transition_batch(
+    *,
+    selection: BatchSelection,
+    actor: Actor,
+    reason: str,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> BatchResult:
+    """Move every deployment of `selection` to `selection.to_state`.
+
+    Invariants: each moved deployment was in `from_state` (and, with
+    `in_state_for`, had been for that long) when it was locked, passed
+    `Rule.allows(row, actor)`, and gets exactly one event (actor label,
+    reason, from/to, occurred_at = its new state_since). Overridden rows
+    (`billing_action_suspended`) are skipped unless `include_overridden`.
+    Locks: one transaction per chunk, rows locked in primary-key order with
+    SKIP LOCKED. Side effects: the moved rows' subscriptions follow, once per
+    chunk, in the chunk's transaction. A chunk whose transaction fails is
+    rolled back and counted as failed; the following chunks still run.
+    `on_progress(done, total)` is called after each chunk.
+    """
+    run = _Run(
+        rule=system_rule(selection.from_state, selection.to_state),
+        selection=selection,
+        actor=actor,
+        reason=reason,
+        cutoff=selection.cutoff(timezone.now()),
+    )
+    ids = selectors.batch_candidate_ids(run.candidates, ids=selection.ids)
+    run.result.matched = len(ids)
+    done = 0
+    retry: list[UUID] = []
+    for chunk in _chunks(ids, batch_size):
+        retry.extend(run.move_chunk(chunk))
+        done += len(chunk)
+        if on_progress is not None:
+            on_progress(done, len(ids))
+    # A row skipped as locked may have been held by a short transaction that
+    # has since let it go unchanged: one more pass, so it is not missed. A row
+    # another runner has moved meanwhile no longer matches and stays skipped.
+    for chunk in _chunks(retry, batch_size):
+        run.result.skipped_changed_or_locked += len(run.move_chunk(chunk))
+    return run.result
+
+
+@dataclass
+class _Run:
+    rule: Rule
+    selection: BatchSelection
+    actor: Actor
+    reason: str
+    cutoff: datetime | None
+    result: BatchResult = field(default_factory=BatchResult)
+
+    @property
+    def candidates(self):
+        return self.selection.candidates(self.cutoff)
+
+    def move_chunk(self, chunk: list[UUID]) -> list[UUID]:
+        """Lock, validate and move one chunk in one transaction; returns the ids
+        that were not locked (moved by another runner, or locked right now)."""
+        to_state = self.selection.to_state
+        try:
+            with transaction.atomic():
+                locked = self._lock(chunk)
+                movable, overridden, not_allowed = _validate(
+                    locked, self.rule, self.selection, self.actor
+                )
+                if movable:
+                    now = timezone.now()
+                    self._update(movable, now)
+                    record_transitions_bulk(
+                        deployment_ids=movable,
+                        from_state=self.selection.from_state,
+                        to_state=to_state,
+                        actor=self.actor,
+                        reason=self.reason,
+                        occurred_at=now,
+                    )
+                    follow_deployment_state(deployment_ids=movable, deployment_state=to_state)
+        except DatabaseError as exc:
+            logger.exception("Batch chunk of %d deployments failed", len(chunk))
+            self.result.failed += len(chunk)
+            self.result.errors.append(f"{len(chunk)} deployments from {chunk[0]}: {exc}")
+            return []
+        self.result.moved += len(movable)
+        self.result.skipped_overridden += overridden
+        self.result.skipped_not_allowed += not_allowed
+        seen = {row.id for row in locked}
+        return [pk for pk in chunk if pk not in seen]
+
+    def _lock(self, chunk: list[UUID]) -> list[LockedRow]:
+        """`SELECT ... FOR UPDATE SKIP LOCKED` of the chunk's rows that still match.
+
+        The state filter is re-checked under the lock: a row another runner
+        moved since the selection no longer matches, and one it holds right
+        now is skipped instead of waited for, so no deployment is moved twice
+        and two runners never queue behind each other. On PostgreSQL the ids
+        travel as one array parameter (see `_IDS_IN_CHUNK`).
+        """
+        if connection.vendor != "postgresql":
+            return [
+                LockedRow(*row)
+                for row in self.candidates.filter(pk__in=chunk)
+                .select_for_update(skip_locked=True)
+                .order_by("pk")
+                .values_list("id", "tenant_id", "state", "billing_action_suspended")
+            ]
+        sql = (
+            f"SELECT id, tenant_id, state, billing_action_suspended FROM {_TABLE} "
+            f"WHERE {_IDS_IN_CHUNK} AND state = %s"
+        )
+        params: list = [*_chunk_params(chunk), self.selection.from_state]
+        if self.cutoff is not None:
+            sql += " AND state_since <= %s"
+            params.append(self.cutoff)
+        with server_binding_cursor() as cursor:
+            cursor.execute(sql + " ORDER BY id FOR UPDATE SKIP LOCKED", params, binary=True)
+            return [LockedRow(*row) for row in cursor.fetchall()]
+
+    def _update(self, ids: list[UUID], now: datetime) -> None:
+        """ONE set-based UPDATE of the chunk's valid (locked) rows."""
+        to_state = self.selection.to_state
+        if connection.vendor != "postgresql":
+            Deployment.objects.filter(pk__in=ids).update(
+                state=to_state, state_since=now, updated_at=now
+            )
+            return
+        with server_binding_cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_TABLE} SET state = %s, state_since = %s, updated_at = %s "
+                f"WHERE {_IDS_IN_CHUNK}",
+                [to_state, now, now, *_chunk_params(ids)],
+            )
+
+
+def _validate(
+    rows: Iterable[LockedRow], rule: Rule, selection: BatchSelection, actor: Actor
+) -> tuple[list[UUID], int, int]:
+    movable: list[UUID] = []
+    overridden = not_allowed = 0
+    for row in rows:
+        if row.billing_action_suspended and not selection.include_overridden:
+            overridden += 1
+        elif not rule.allows(row, actor):
+            not_allowed += 1
+        else:
+            movable.append(row.id)
+    return movable, overridden, not_allowed
+
+
+def plan_batch(
+    *, selection: BatchSelection, actor: Actor, batch_size: int = DEFAULT_BATCH_SIZE
+) -> BatchResult:
+    """What `transition_batch` would do now, without locking or writing:
+    `would_move` lists the rows it would move; the skip counts are filled in."""
+    rule = system_rule(selection.from_state, selection.to_state)
+    candidates = selection.candidates(selection.cutoff(timezone.now()))
+    ids = selectors.batch_candidate_ids(candidates, ids=selection.ids)
+    result = BatchResult(matched=len(ids))
+    for chunk in _chunks(ids, batch_size):
+        rows = (
+            candidates.filter(pk__in=chunk)
+            .order_by("pk")
+            .values_list(
+                "id",
+                "tenant_id",
+                "state",
+                "billing_action_suspended",
+                "tenant__slug",
+                "slug",
+                "state_since",
+            )
+        )
+        by_id = {row[0]: row for row in rows}
+        locked = [LockedRow(*row[:4]) for row in by_id.values()]
+        movable, overridden, not_allowed = _validate(locked, rule, selection, actor)
+        result.skipped_overridden += overridden
+        result.skipped_not_allowed += not_allowed
+        result.skipped_changed_or_locked += len(chunk) - len(by_id)
+        for pk in movable:
+            row = by_id[pk]
+            result.would_move.append((pk, row[4], row[5], row[6]))
+    return result

@@ -1,0 +1,238 @@
+"""`manage.py transition_deployments`: move many deployments at once (dunning,
+clean-up), safe to run twice and on several machines at once.
+
+A thin caller: parses the options, then `deployments.batch` does the work
+through the same transitions map as every other entry point.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from uuid import UUID
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from arcadia_cloud.actors import Actor
+from arcadia_cloud.models import Tenant
+from deployments.batch import (
+    DEFAULT_ACTOR,
+    DEFAULT_BATCH_SIZE,
+    MAX_BATCH_SIZE,
+    BatchResult,
+    BatchSelection,
+    parse_duration,
+    plan_batch,
+    system_rule,
+    transition_batch,
+)
+from deployments.errors import InvalidTransition, TransitionForbidden
+from deployments.transitions import STATES
+
+
+class Command(BaseCommand):
+    help = (
+        "Move every matching deployment from one state to another through the "
+        "transitions map (one event each); skips billing-overridden deployments "
+        "unless --include-overridden. Safe to run twice and on several machines."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--from", dest="from_state", required=True, choices=STATES)
+        parser.add_argument("--to", dest="to_state", required=True, choices=STATES)
+        parser.add_argument("--reason", required=True, help="Recorded on every event.")
+        parser.add_argument(
+            "--actor", default=DEFAULT_ACTOR, help=f"Recorded on every event ({DEFAULT_ACTOR})."
+        )
+        parser.add_argument("--tenant", metavar="SLUG", help="Only this tenant's deployments.")
+        parser.add_argument("--region", help="Only deployments in this region.")
+        parser.add_argument(
+            "--in-state-for",
+            metavar="DURATION",
+            help="Only deployments in --from for at least this long: 14d, 12h, 30m.",
+        )
+        parser.add_argument(
+            "--ids-file",
+            metavar="PATH",
+            help="Only these deployment ids: one UUID a line; blank lines and # comments ignored.",
+        )
+        parser.add_argument(
+            "--include-overridden",
+            action="store_true",
+            help="Also move deployments whose billing actions are suspended.",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=DEFAULT_BATCH_SIZE,
+            help=f"Deployments per transaction (default {DEFAULT_BATCH_SIZE}).",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="List what would move; change nothing."
+        )
+
+    def handle(self, *args, **options):
+        from_state, to_state = options["from_state"], options["to_state"]
+        try:
+            # Refuse a move the map does not give `system` before reading anything.
+            system_rule(from_state, to_state)
+        except (InvalidTransition, TransitionForbidden) as exc:
+            raise CommandError(
+                f"The transitions map does not let a batch (system) move {from_state} -> "
+                f"{to_state}: {exc}."
+            ) from exc
+        reason = (options["reason"] or "").strip()
+        if not reason:
+            raise CommandError("--reason must not be blank: it is recorded on every event.")
+        actor_label = (options["actor"] or "").strip()
+        if not actor_label:
+            raise CommandError("--actor must not be blank.")
+        batch_size = options["batch_size"]
+        if not 1 <= batch_size <= MAX_BATCH_SIZE:
+            raise CommandError(f"--batch-size must be between 1 and {MAX_BATCH_SIZE}.")
+        selection = BatchSelection(
+            from_state=from_state,
+            to_state=to_state,
+            tenant_id=self._tenant_id(options["tenant"]),
+            region=self._region(options["region"]),
+            in_state_for=self._duration(options["in_state_for"]),
+            ids=self._ids(options["ids_file"]),
+            include_overridden=options["include_overridden"],
+        )
+        actor = Actor.system(actor_label)
+
+        if options["dry_run"]:
+            result = plan_batch(selection=selection, actor=actor, batch_size=batch_size)
+            for pk, tenant_slug, slug, state_since in result.would_move:
+                self.stdout.write(
+                    f"would move {pk} {tenant_slug}/{slug} {from_state} -> {to_state} "
+                    f"(since {state_since.isoformat()})"
+                )
+            self._summary(result, dry_run=True)
+            return
+
+        progress = Progress(enabled=self._show_progress())
+        started = time.monotonic()
+        result = transition_batch(
+            selection=selection,
+            actor=actor,
+            reason=reason,
+            batch_size=batch_size,
+            on_progress=progress.update,
+        )
+        progress.close()
+        self._summary(result, dry_run=False, seconds=time.monotonic() - started)
+        if result.failed:
+            for error in result.errors:
+                self.stderr.write(f"failed: {error}")
+            raise CommandError(f"{result.failed} deployments failed to move (see above).")
+
+    # ---- option parsing ------------------------------------------------------
+
+    @staticmethod
+    def _tenant_id(slug: str | None) -> UUID | None:
+        if slug is None:
+            return None
+        tenant_id = Tenant.objects.filter(slug=slug).values_list("pk", flat=True).first()
+        if tenant_id is None:
+            raise CommandError(f"Unknown tenant {slug!r}.")
+        return tenant_id
+
+    @staticmethod
+    def _region(region: str | None) -> str | None:
+        if region is not None and region not in settings.ARCADIA_REGIONS:
+            raise CommandError(
+                f"Unknown region {region!r}; one of {', '.join(settings.ARCADIA_REGIONS)}."
+            )
+        return region
+
+    @staticmethod
+    def _duration(text: str | None):
+        if text is None:
+            return None
+        try:
+            return parse_duration(text)
+        except ValueError as exc:
+            raise CommandError(f"--in-state-for: {exc}.") from exc
+
+    @staticmethod
+    def _ids(path: str | None) -> list[UUID] | None:
+        if path is None:
+            return None
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"--ids-file: cannot read {path}: {exc}") from exc
+        ids: list[UUID] = []
+        bad: list[str] = []
+        for number, line in enumerate(lines, start=1):
+            text = line.split("#", 1)[0].strip()
+            if not text:
+                continue
+            try:
+                ids.append(UUID(text))
+            except ValueError:
+                bad.append(f"line {number}: {text[:60]!r}")
+        if bad:
+            shown = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
+            raise CommandError(f"--ids-file: not deployment ids: {shown}.")
+        return ids
+
+    def _show_progress(self) -> bool:
+        # A bar is for a person at a terminal; cron, CI and pipes get the summary only.
+        return not os.environ.get("CI") and self.stdout.isatty()
+
+    # ---- output ---------------------------------------------------------------
+
+    def _summary(self, result: BatchResult, *, dry_run: bool, seconds: float | None = None):
+        moved_label = "would move" if dry_run else "moved"
+        lines = [
+            f"matched: {result.matched}",
+            f"{moved_label}: {len(result.would_move) if dry_run else result.moved}",
+            f"skipped: {result.skipped}",
+            f"  overridden (billing actions suspended): {result.skipped_overridden}",
+            f"  state changed or locked by another runner: {result.skipped_changed_or_locked}",
+            f"  not allowed by the transitions map: {result.skipped_not_allowed}",
+            f"failed: {result.failed}",
+        ]
+        if dry_run:
+            lines.append("dry run: nothing was changed")
+        elif seconds is not None:
+            lines.append(f"took: {seconds:.2f}s")
+        self.stdout.write("\n".join(lines))
+
+
+class Progress:
+    """A one-line progress bar on stderr, redrawn at most ten times a second."""
+
+    WIDTH = 30
+
+    def __init__(self, *, enabled: bool, stream=None):
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.started = time.monotonic()
+        self.drawn_at = 0.0
+        self.drawn = False
+
+    def update(self, done: int, total: int) -> None:
+        if not self.enabled or total == 0:
+            return
+        now = time.monotonic()
+        if done < total and now - self.drawn_at < 0.1:
+            return
+        self.drawn_at = now
+        filled = self.WIDTH * done // total
+        rate = done / max(now - self.started, 1e-6)
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} ({rate:,.0f}/s)"
+        )
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()

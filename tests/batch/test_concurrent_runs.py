@@ -1,0 +1,94 @@
+"""Two runners at once (two machines' cron firing together): real processes, real
+PostgreSQL row locks. No deployment moved twice, none missed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.db.models import Count
+
+from deployments.models import Deployment, DeploymentEvent
+from tests.batch.conftest import make_deployments
+from tests.conftest import requires_postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+N = 3000
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    user = s["USER"] or "postgres"
+    auth = f"{user}:{s['PASSWORD']}" if s["PASSWORD"] else user
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def _start_runner() -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or "test-runner",
+        "CI": "1",
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "transition_deployments",
+            "--from=past_due",
+            "--to=suspended",
+            "--reason=dunning",
+            # small chunks so the two runners interleave over many transactions
+            "--batch-size=50",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _summary(stdout: str) -> dict[str, int]:
+    values = {}
+    for line in stdout.splitlines():
+        key, _, value = line.strip().partition(": ")
+        if value.isdigit():
+            values[key] = int(value)
+    return values
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_at_once_move_each_deployment_exactly_once(acme):
+    # given 3,000 past_due deployments, committed so other processes see them
+    make_deployments(acme, N)
+    # when two runners start at the same moment
+    runners = [_start_runner(), _start_runner()]
+    outputs = [runner.communicate(timeout=300) for runner in runners]
+    # then both succeed, and between them they moved every deployment once
+    for runner, (_out, err) in zip(runners, outputs, strict=True):
+        assert runner.returncode == 0, err
+    summaries = [_summary(out) for out, _ in outputs]
+    assert sum(s["moved"] for s in summaries) == N, summaries
+    assert all(s["failed"] == 0 for s in summaries)
+    # every row a runner matched it either moved or saw moved/locked by the other
+    for mine in summaries:
+        assert mine["moved"] + mine["state changed or locked by another runner"] == mine["matched"]
+    print("runners:", summaries)
+    assert Deployment.objects.filter(state="suspended").count() == N
+    assert not Deployment.objects.exclude(state="suspended").exists()
+    per_deployment = (
+        DeploymentEvent.objects.filter(to_state="suspended")
+        .values("deployment_id")
+        .annotate(n=Count("id"))
+    )
+    assert len(per_deployment) == N
+    assert {row["n"] for row in per_deployment} == {1}
+    assert set(
+        DeploymentEvent.objects.filter(to_state="suspended").values_list("actor", "reason")
+    ) == {("system:transition_deployments", "dunning")}

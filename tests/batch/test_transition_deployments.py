@@ -1,0 +1,307 @@
+"""manage.py transition_deployments: options, summary, the map, events, idempotence."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError
+from django.db import DatabaseError
+from django.utils import timezone
+
+from deployments import batch
+from deployments.models import Deployment, DeploymentEvent
+from tests.batch.conftest import batch_events, make_deployments, run
+
+pytestmark = pytest.mark.django_db
+
+DUNNING = ["--from=past_due", "--to=suspended", "--reason=unpaid for 30 days"]
+
+
+def states(deployments) -> set[str]:
+    return set(
+        Deployment.objects.filter(pk__in=[d.pk for d in deployments]).values_list(
+            "state", flat=True
+        )
+    )
+
+
+def test_moves_every_match_with_one_event_each_and_prints_summary(acme):
+    # given 25 past_due deployments and 3 active ones
+    due = make_deployments(acme, 25)
+    active = make_deployments(acme, 3, state="active")
+    before = timezone.now()
+    # when the dunning batch runs in chunks of 10
+    summary = run(*DUNNING, "--batch-size=10")
+    # then every past_due one is suspended, each with exactly one event
+    assert summary["matched"] == "25"
+    assert summary["moved"] == "25"
+    assert summary["skipped"] == "0"
+    assert summary["failed"] == "0"
+    assert states(due) == {"suspended"}
+    assert states(active) == {"active"}
+    events = list(batch_events())
+    assert sorted(e.deployment_id for e in events) == sorted(d.pk for d in due)
+    for event in events:
+        assert event.from_state == "past_due"
+        assert event.actor == "system:transition_deployments"
+        assert event.reason == "unpaid for 30 days"
+        assert event.occurred_at >= before
+    # state_since is the moment of the move, the same instant as its event
+    since = dict(Deployment.objects.filter(state="suspended").values_list("pk", "state_since"))
+    assert all(since[e.deployment_id] == e.occurred_at for e in events)
+
+
+def test_actor_option_is_recorded(acme):
+    make_deployments(acme, 2)
+    run(*DUNNING, "--actor=billing-cron@eu-1")
+    assert set(batch_events().values_list("actor", flat=True)) == {"billing-cron@eu-1"}
+
+
+def test_second_run_moves_nothing(acme):
+    make_deployments(acme, 12)
+    first = run(*DUNNING, "--batch-size=5")
+    second = run(*DUNNING, "--batch-size=5")
+    assert first["moved"] == "12"
+    assert second["matched"] == "0"
+    assert second["moved"] == "0"
+    assert batch_events().count() == 12
+
+
+def test_dry_run_lists_and_writes_nothing(acme):
+    due = make_deployments(acme, 3)
+    overridden = make_deployments(acme, 1, billing_action_suspended=True)
+    summary = run(*DUNNING, "--dry-run")
+    assert summary["matched"] == "4"
+    assert summary["would move"] == "3"
+    assert summary["overridden (billing actions suspended)"] == "1"
+    listed = [line for line in summary["_out"].splitlines() if line.startswith("would move ")]
+    assert len(listed) == 3
+    assert all(str(d.pk) in summary["_out"] for d in due)
+    assert str(overridden[0].pk) not in summary["_out"]
+    assert "acme/" in listed[0]
+    assert states(due + overridden) == {"past_due"}
+    assert not batch_events().exists()
+
+
+def test_overridden_are_skipped_and_counted(acme):
+    normal = make_deployments(acme, 4)
+    overridden = make_deployments(acme, 2, billing_action_suspended=True)
+    summary = run(*DUNNING)
+    assert summary["moved"] == "4"
+    assert summary["skipped"] == "2"
+    assert summary["overridden (billing actions suspended)"] == "2"
+    assert states(normal) == {"suspended"}
+    assert states(overridden) == {"past_due"}
+    assert batch_events().count() == 4
+
+
+def test_include_overridden_moves_them_too(acme):
+    overridden = make_deployments(acme, 2, billing_action_suspended=True)
+    summary = run(*DUNNING, "--include-overridden")
+    assert summary["moved"] == "2"
+    assert states(overridden) == {"suspended"}
+    assert batch_events().count() == 2
+
+
+def test_in_state_for_only_moves_old_enough(acme):
+    old = make_deployments(acme, 3, age_days=20)
+    recent = make_deployments(acme, 2, age_days=3)
+    summary = run(*DUNNING, "--in-state-for=14d")
+    assert summary["matched"] == "3"
+    assert states(old) == {"suspended"}
+    assert states(recent) == {"past_due"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("14d", timedelta(days=14)),
+        ("12h", timedelta(hours=12)),
+        ("30m", timedelta(minutes=30)),
+        ("45s", timedelta(seconds=45)),
+        ("2w", timedelta(weeks=2)),
+    ],
+)
+def test_durations(text, expected):
+    assert batch.parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["14", "d", "-3d", "1.5h", "14 days", ""])
+def test_bad_duration_is_refused_before_anything_moves(acme, bad):
+    make_deployments(acme, 1)
+    with pytest.raises(CommandError, match="in-state-for"):
+        run(*DUNNING, f"--in-state-for={bad}")
+    assert not batch_events().exists()
+
+
+def test_ids_file_restricts_to_listed_ids(acme, tmp_path):
+    due = make_deployments(acme, 5)
+    active = make_deployments(acme, 1, state="active")
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text(
+        f"# dunning list\n{due[0].pk}\n\n{due[3].pk}  # late payer\n{active[0].pk}\n"
+    )
+    summary = run(*DUNNING, f"--ids-file={ids_file}")
+    assert summary["matched"] == "2"
+    assert summary["moved"] == "2"
+    assert states([due[0], due[3]]) == {"suspended"}
+    assert states([due[1], due[2], due[4]]) == {"past_due"}
+    assert states(active) == {"active"}
+
+
+def test_ids_file_with_garbage_is_refused(acme, tmp_path):
+    due = make_deployments(acme, 1)
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text(f"{due[0].pk}\nnot-a-uuid\n")
+    with pytest.raises(CommandError, match="line 2"):
+        run(*DUNNING, f"--ids-file={ids_file}")
+    assert states(due) == {"past_due"}
+
+
+def test_missing_ids_file_is_refused(acme, tmp_path):
+    with pytest.raises(CommandError, match="cannot read"):
+        run(*DUNNING, f"--ids-file={tmp_path / 'nope.txt'}")
+
+
+def test_tenant_filter(acme, globex):
+    ours = make_deployments(acme, 2)
+    theirs = make_deployments(globex, 2)
+    summary = run(*DUNNING, "--tenant=globex")
+    assert summary["moved"] == "2"
+    assert states(theirs) == {"suspended"}
+    assert states(ours) == {"past_due"}
+
+
+def test_region_filter(acme):
+    east = make_deployments(acme, 2, region="us-east-1")
+    west = make_deployments(acme, 2, region="eu-west-1")
+    summary = run(*DUNNING, "--region=eu-west-1")
+    assert summary["moved"] == "2"
+    assert states(west) == {"suspended"}
+    assert states(east) == {"past_due"}
+
+
+def test_unknown_tenant_or_region_is_refused(acme):
+    make_deployments(acme, 1)
+    with pytest.raises(CommandError, match="Unknown tenant"):
+        run(*DUNNING, "--tenant=nobody")
+    with pytest.raises(CommandError, match="Unknown region"):
+        run(*DUNNING, "--region=mars-1")
+    assert not batch_events().exists()
+
+
+@pytest.mark.parametrize(
+    ("from_state", "to_state"),
+    [
+        ("active", "paused"),  # tenant/operator only
+        ("suspended", "active"),  # operator only
+        ("past_due", "cancelled"),  # tenant/operator only
+        ("archived", "active"),  # terminal
+        ("past_due", "past_due"),  # same state
+        ("cancelled", "active"),  # not in the map at all
+    ],
+)
+def test_moves_the_map_refuses_to_system_exit_non_zero_untouched(acme, from_state, to_state):
+    deployments = make_deployments(acme, 2, state=from_state)
+    with pytest.raises(CommandError, match="transitions map"):
+        run(f"--from={from_state}", f"--to={to_state}", "--reason=try")
+    assert states(deployments) == {from_state}
+    assert not DeploymentEvent.objects.exists()
+
+
+def test_cleanup_cancelled_to_archived_is_allowed(acme):
+    cancelled = make_deployments(acme, 3, state="cancelled")
+    summary = run("--from=cancelled", "--to=archived", "--reason=retention")
+    assert summary["moved"] == "3"
+    assert states(cancelled) == {"archived"}
+
+
+def test_unknown_state_is_a_usage_error():
+    with pytest.raises(CommandError):
+        run("--from=past_due", "--to=frozen", "--reason=x")
+
+
+@pytest.mark.parametrize("args", [["--reason=  "], ["--reason=x", "--batch-size=0"]])
+def test_blank_reason_and_bad_batch_size_are_refused(acme, args):
+    make_deployments(acme, 1)
+    with pytest.raises(CommandError):
+        run("--from=past_due", "--to=suspended", *args)
+    assert not batch_events().exists()
+
+
+def test_row_the_map_refuses_is_skipped_not_moved(acme, monkeypatch):
+    # A permission that refuses one tenant's rows: the batch asks the rule for
+    # every locked row and skips the refused ones.
+    due = make_deployments(acme, 3)
+    rule = batch.system_rule("past_due", "suspended")
+    refused = due[1].pk
+    monkeypatch.setattr(
+        type(rule), "allows", lambda self, row, actor: row.id != refused, raising=True
+    )
+    summary = run(*DUNNING)
+    assert summary["moved"] == "2"
+    assert summary["not allowed by the transitions map"] == "1"
+    assert states([due[1]]) == {"past_due"}
+    assert not batch_events().filter(deployment_id=refused).exists()
+
+
+def test_failed_chunk_rolls_back_counts_and_exits_non_zero(acme, monkeypatch):
+    due = make_deployments(acme, 6)
+    calls = {"n": 0}
+
+    def follow(*, deployment_ids, deployment_state):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise DatabaseError("subscriptions table unavailable")
+        return len(deployment_ids)
+
+    monkeypatch.setattr(batch, "follow_deployment_state", follow)
+    with pytest.raises(CommandError, match="3 deployments failed"):
+        run(*DUNNING, "--batch-size=3")
+    # the first chunk is rolled back whole (state and events), the second moved
+    ordered = sorted(due, key=lambda d: d.pk)
+    assert states(ordered[:3]) == {"past_due"}
+    assert states(ordered[3:]) == {"suspended"}
+    assert batch_events().count() == 3
+    # and a second run finishes the job
+    assert run(*DUNNING)["moved"] == "3"
+
+
+def test_subscriptions_follow_once_per_chunk(acme, monkeypatch):
+    due = make_deployments(acme, 7)
+    calls = []
+    monkeypatch.setattr(
+        batch,
+        "follow_deployment_state",
+        lambda *, deployment_ids, deployment_state: calls.append(
+            (sorted(deployment_ids), deployment_state)
+        ),
+    )
+    run(*DUNNING, "--batch-size=3")
+    assert [len(ids) for ids, _ in calls] == [3, 3, 1]
+    assert {state for _, state in calls} == {"suspended"}
+    assert sorted(pk for ids, _ in calls for pk in ids) == sorted(d.pk for d in due)
+
+
+def test_quiet_without_a_terminal(acme, capsys):
+    make_deployments(acme, 3)
+    run(*DUNNING)
+    assert "[" not in capsys.readouterr().err
+
+
+def test_progress_bar_draws_on_a_terminal():
+    from io import StringIO
+
+    from deployments.management.commands.transition_deployments import Progress
+
+    stream = StringIO()
+    progress = Progress(enabled=True, stream=stream)
+    progress.update(50, 100)
+    progress.update(100, 100)
+    progress.close()
+    assert "100/100" in stream.getvalue()
+    assert stream.getvalue().endswith("\n")
+    silent = StringIO()
+    Progress(enabled=False, stream=silent).update(1, 2)
+    assert silent.getvalue() == ""
