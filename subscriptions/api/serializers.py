@@ -8,10 +8,19 @@ from rest_framework import serializers
 from subscriptions.models import Status
 
 CODE_MAX = 63
+VERSION_MAX = 2**31 - 1  # the column's range: a larger number is a field error, not a 500
+# Wider than the catalog's own code pattern on purpose: a well-formed code that
+# is not in the catalog is answered as unknown (404 plan / 422 unknown_addons),
+# only strings that cannot be a code at all are field errors.
+CODE_SHAPE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$"
 
 
-class CodeField(serializers.CharField):
+class CodeField(serializers.RegexField):
     """A catalog code: a JSON string only (DRF's CharField would accept 12 as "12")."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", CODE_MAX)
+        super().__init__(CODE_SHAPE, **kwargs)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -20,9 +29,9 @@ class CodeField(serializers.CharField):
 
 
 class SubscribeIn(serializers.Serializer):
-    plan_code = CodeField(max_length=CODE_MAX)
+    plan_code = CodeField()
     addons = serializers.ListField(
-        child=CodeField(max_length=CODE_MAX),
+        child=CodeField(),
         required=False,
         default=list,
         max_length=50,
@@ -30,6 +39,7 @@ class SubscribeIn(serializers.Serializer):
     )
     version = serializers.IntegerField(
         min_value=1,
+        max_value=VERSION_MAX,
         required=False,
         allow_null=True,
         help_text="A specific published version; default the plan's active version.",
@@ -37,12 +47,14 @@ class SubscribeIn(serializers.Serializer):
 
 
 class AttachAddonIn(serializers.Serializer):
-    addon_code = CodeField(max_length=CODE_MAX)
+    addon_code = CodeField()
 
 
 class ChangePlanIn(serializers.Serializer):
-    plan_code = CodeField(max_length=CODE_MAX)
-    version = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    plan_code = CodeField()
+    version = serializers.IntegerField(
+        min_value=1, max_value=VERSION_MAX, required=False, allow_null=True
+    )
 
 
 class SubscriptionAddonOut(serializers.Serializer):

@@ -146,3 +146,41 @@ def test_addon_price_change_through_admin(admin_web):
 def test_addon_cannot_be_deleted(admin_web):
     addon = Addon.objects.get(code="storage_50gb")
     assert admin_web.get(f"/admin/catalog/addon/{addon.pk}/delete/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "quotas", ['{"seats": -1}', '{"seats": 1.5}', '["seats"]', '{"seats": true}', "not json"]
+)
+def test_bad_quotas_are_a_form_error_not_a_crash(admin_web, quotas):
+    plan = Plan.objects.get(code="team")
+    response = admin_web.post(
+        "/admin/catalog/planversion/add/",
+        {
+            "plan": plan.pk,
+            "price_cents": "100",
+            "currency": "USD",
+            "interval": "month",
+            "included_quotas": quotas,
+        },
+    )
+    assert response.status_code == 200
+    assert "errorlist" in response.content.decode()
+    assert PlanVersion.objects.filter(plan=plan).count() == 1
+
+
+def test_bad_currency_is_a_form_error(admin_web):
+    addon = Addon.objects.get(code="seats_5")
+    response = admin_web.post(
+        f"/admin/catalog/addon/{addon.pk}/change/",
+        {
+            "name": addon.name,
+            "resource_kind": "seats",
+            "qty": "5",
+            "price_cents": "100",
+            "currency": "dollars",
+            "active": "on",
+        },
+    )
+    assert response.status_code == 200
+    addon.refresh_from_db()
+    assert (addon.price_cents, addon.currency) == (2500, "USD")

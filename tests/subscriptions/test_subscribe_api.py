@@ -177,6 +177,9 @@ def test_other_states_may_subscribe(tenant_client, deployment, state):
         {"plan_code": "studio", "version": "latest"},
         {"plan_code": "studio", "version": 0},
         {"plan_code": "x" * 500},
+        {"plan_code": "studio", "version": 2**63},
+        {"plan_code": "stu\u0000dio"},
+        {"plan_code": "studio", "addons": ["storage 50gb"]},
         ["studio"],
     ],
 )
@@ -184,6 +187,16 @@ def test_bad_input_is_422_with_field_errors_and_writes_nothing(tenant_client, de
     response = tenant_client.post(subscribe_url(deployment), body, format="json")
     assert response.status_code == 422
     assert isinstance(response.json()["error"], dict)
+    assert _nothing_written()
+
+
+@pytest.mark.parametrize("code", ["does-not-exist", "NOPE", "gold.v2"])
+def test_any_well_formed_unknown_addon_code_is_reported_as_unknown(tenant_client, deployment, code):
+    response = tenant_client.post(
+        subscribe_url(deployment), {"plan_code": "studio", "addons": [code]}, format="json"
+    )
+    assert response.status_code == 422
+    assert response.json() == {"error": "unknown_addons", "codes": [code]}
     assert _nothing_written()
 
 
