@@ -113,6 +113,7 @@ class Addon(models.Model):
 
     class Meta:
         ordering = ["code"]
+        verbose_name = "add-on"
         constraints = [
             models.CheckConstraint(condition=models.Q(qty__gte=1), name="addon_qty_positive"),
         ]

@@ -48,8 +48,13 @@ class PlanChangeInline(ReadOnlyInline):
     verbose_name_plural = "plan changes"
 
 
+class PlanChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Plan) -> str:
+        return f"{obj.code} ({obj.name})"
+
+
 class ChangePlanForm(forms.Form):
-    plan = forms.ModelChoiceField(
+    plan = PlanChoiceField(
         queryset=Plan.objects.filter(versions__in=live_versions()).distinct().order_by("code"),
         to_field_name="code",
     )
