@@ -1,0 +1,95 @@
+"""`make bench`: run every benchmark, each in its own process and scratch
+database, then print one markdown table (also written to build/bench.md) that
+can be pasted into the README.
+
+    python benchmarks/run_all.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from common import ROOT, machine, run_script
+
+
+def table(m: dict, batch: dict, http: dict, queries: dict) -> str:
+    lines = [
+        f"Measured {m['date']} on {m['nproc']} CPUs ({m['cpu']}), {m['ram_gib']} GiB RAM, "
+        f"PostgreSQL {m['postgresql']}, Python {m['python']}. Medians of several runs; "
+        "each figure next to its baseline measured in the same run.",
+        "",
+        "| benchmark | measured | baseline (same run) | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    ratio = batch["ratio"]
+    lines.append(
+        f"| batch: `transition_deployments` {batch['rows']:,} past_due → suspended "
+        f"(chunks of {batch['batch_size']}) | {batch['command_s']:.2f} s | one raw-SQL "
+        f"UPDATE…RETURNING + INSERT: {batch['raw_s']:.2f} s | {ratio:.2f}x | ≤ 1.25x "
+        f"| {'yes' if ratio <= 1.25 else 'no'} |"
+    )
+    rows = {row["endpoint"].split(" ")[0]: row for row in http["endpoints"]}
+    me = rows["me"]
+    targets = {"show": ("≥ 25% of /me", lambda r: r["ratio_to_me"] >= 0.25)}
+    targets["list(50)"] = ("≥ 15% of /me", lambda r: r["ratio_to_me"] >= 0.15)
+    targets["transition"] = ("p99 < 50 ms", lambda r: r["p99_ms"] < 50)
+    for row in http["endpoints"]:
+        key = row["endpoint"].split(" ")[0]
+        if key == "me":
+            continue
+        label, ok = targets[key]
+        lines.append(
+            f"| HTTP `{row['endpoint']}` | {row['rps']:.0f} req/s, p50 {row['p50_ms']:.1f} ms, "
+            f"p99 {row['p99_ms']:.1f} ms | `GET /api/v1/me`: {me['rps']:.0f} req/s, "
+            f"p50 {me['p50_ms']:.1f} ms, p99 {me['p99_ms']:.1f} ms | {row['ratio_to_me']:.0%} "
+            f"| {label} | {'yes' if ok(row) else 'no'} |"
+        )
+    for row in queries["queries"]:
+        target = row["target"]
+        constant = row["small"] == row["large"]
+        ok = constant and (target is None or row["large"] <= target)
+        lines.append(
+            f"| queries per request `{row['endpoint']}` (auth included) | {row['large']} "
+            f"(large data) | {row['small']} (small data) | "
+            f"{'constant' if constant else 'grows'} | "
+            f"{f'≤ {target}, constant' if target else 'constant'} | {'yes' if ok else 'no'} |"
+        )
+    lines += [
+        "",
+        f"HTTP: {http['server']}, wrk at {http['connections']} keep-alive connections over "
+        f"loopback on the same machine, {http['runs']} x {http['seconds']} s per endpoint"
+        + ("" if http["subscription"] else "; show without a subscription")
+        + ". Query counts: CaptureQueriesContext in-process, small data (5 events, 10 "
+        "deployments) vs large (60 events, 300 deployments).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller and shorter (a smoke run)")
+    args = parser.parse_args()
+    quick_batch = ["--rows=10000", "--runs=1"] if args.quick else []
+    quick_http = ["--seconds=3", "--runs=1"] if args.quick else []
+
+    m = machine()
+    print(f"== machine: {m}")
+    print("== queries")
+    queries = run_script("bench_queries.py")
+    print("== batch")
+    batch = run_script("bench_batch.py", *quick_batch)
+    print("== http")
+    http = run_script("bench_http.py", *quick_http)
+
+    text = table(m, batch, http, queries)
+    out = ROOT / "build" / "bench.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(text)
+    print()
+    print(text)
+    print(f"(written to {out.relative_to(ROOT)})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
