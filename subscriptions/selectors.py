@@ -47,3 +47,12 @@ def subscription_payload_for_deployment(deployment_id: UUID) -> dict | None:
 
 def plan_changes_of(subscription_id: int) -> QuerySet[PlanChange]:
     return PlanChange.objects.filter(subscription_id=subscription_id).order_by("id")
+
+
+def subscription_payload_of(subscription: Subscription | None) -> dict | None:
+    """The API shape of a subscription already loaded with its plan version and
+    plan (e.g. through `select_related("subscription__plan_version__plan")` on
+    the deployment), in one query: its add-on lines."""
+    if subscription is None:
+        return None
+    return render_subscription(subscription, addons_of(subscription.pk))

@@ -28,7 +28,7 @@ from deployments.api.serializers import (
 )
 from deployments.services import create_deployment
 from deployments.transitions import transition_state
-from subscriptions.selectors import subscription_payload_for_deployment
+from subscriptions.selectors import subscription_payload_of
 
 UUID_RE = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
@@ -101,12 +101,14 @@ class DeploymentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(operation_id="deployments_show", responses={200: DeploymentShowOut, **ERRORS})
     def retrieve(self, request, pk=None):
-        deployment = self.get_object()
+        deployment = selectors.get_deployment_for_show(request.user, pk)
+        if deployment is None:
+            raise NotFound()
         actor = actor_for(request)
         return Response(
             {
                 "deployment": render_deployment(deployment, actor),
-                "subscription": subscription_payload_for_deployment(deployment.pk),
+                "subscription": subscription_payload_of(selectors.subscription_of(deployment)),
                 "events": [render_event(e) for e in selectors.newest_events(deployment.pk)],
             }
         )
