@@ -154,6 +154,18 @@ def run_wrk(wrk: str, url: str, token: str, seconds: int, script: str | None) ->
     }
 
 
+def reset_pool(ids: list[str]) -> None:
+    """Every pool deployment back to `active` before a transition run, so the
+    script's first pass (`paused`) is a valid move for each. A benchmark's
+    given step: a queryset update, not the service, and no event."""
+    from django.db import connections
+
+    from deployments.models import Deployment
+
+    Deployment.objects.filter(pk__in=ids).update(state="active")
+    connections.close_all()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 3)))
@@ -197,6 +209,8 @@ def main() -> None:
                 samples: dict[str, list[dict]] = {name: [] for name, _, _ in endpoints}
                 for run in range(args.runs):
                     for name, target, script in endpoints:
+                        if script:
+                            reset_pool(data.transition_ids)
                         result = run_wrk(wrk, target, data.token, args.seconds, script)
                         samples[name].append(result)
                         print(
