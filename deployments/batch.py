@@ -19,7 +19,8 @@ writes:
      updated_at), write their events in bulk (COPY on PostgreSQL), and let
      their subscriptions follow with one call;
 3. give the rows skipped as locked one more pass at the end (a lock held by
-   a single API transition is released in milliseconds), then report.
+   a single API transition is released in milliseconds), make every chunk
+   durable with one synchronous commit, then report.
 
 Locking in primary-key order, like every chunk of every runner does, keeps
 two runners from deadlocking on each other.
@@ -30,6 +31,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -182,19 +184,50 @@ def transition_batch(
     )
     ids = selectors.batch_candidate_ids(run.candidates, ids=selection.ids)
     run.result.matched = len(ids)
-    done = 0
-    retry: list[UUID] = []
-    for chunk in _chunks(ids, batch_size):
-        retry.extend(run.move_chunk(chunk))
-        done += len(chunk)
-        if on_progress is not None:
-            on_progress(done, len(ids))
-    # A row skipped as locked may have been held by a short transaction that
-    # has since let it go unchanged: one more pass, so it is not missed. A row
-    # another runner has moved meanwhile no longer matches and stays skipped.
-    for chunk in _chunks(retry, batch_size):
-        run.result.skipped_changed_or_locked += len(run.move_chunk(chunk))
+    with _durable_at_the_end():
+        done = 0
+        retry: list[UUID] = []
+        for chunk in _chunks(ids, batch_size):
+            retry.extend(run.move_chunk(chunk))
+            done += len(chunk)
+            if on_progress is not None:
+                on_progress(done, len(ids))
+        # A row skipped as locked may have been held by a short transaction
+        # that has since let it go unchanged: one more pass, so it is not
+        # missed. A row another runner has moved meanwhile no longer matches
+        # and stays skipped.
+        for chunk in _chunks(retry, batch_size):
+            run.result.skipped_changed_or_locked += len(run.move_chunk(chunk))
     return run.result
+
+
+@contextmanager
+def _durable_at_the_end():
+    """Commit the chunks without waiting for each one's WAL flush, and make all
+    of them durable with one synchronous commit before returning.
+
+    A chunk is one transaction, so each is all-or-nothing either way; what
+    asynchronous commit changes is only *when* its commit reaches disk. Waiting
+    for that flush once per chunk costs ~15% of a 100k-row run here. The final
+    synchronous commit flushes the WAL up to its own record, which lies after
+    every chunk's, so everything the summary reports as moved is durable when
+    it is printed. A crash mid-run can lose the last ~0.6 s of chunks whole
+    (state and events together); they were never reported, and the next run,
+    which is idempotent, moves them.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+            # An xid makes this commit write a record, and so flush the WAL.
+            with transaction.atomic():
+                cursor.execute("SELECT pg_current_xact_id()")
 
 
 @dataclass

@@ -12,6 +12,7 @@ from django.utils import timezone
 from deployments import batch
 from deployments.models import Deployment, DeploymentEvent
 from tests.batch.conftest import batch_events, make_deployments, run
+from tests.conftest import requires_postgres
 
 pytestmark = pytest.mark.django_db
 
@@ -305,3 +306,14 @@ def test_progress_bar_draws_on_a_terminal():
     silent = StringIO()
     Progress(enabled=False, stream=silent).update(1, 2)
     assert silent.getvalue() == ""
+
+
+@requires_postgres
+def test_commit_mode_is_restored_after_a_run(acme):
+    from django.db import connection
+
+    make_deployments(acme, 3)
+    run(*DUNNING, "--batch-size=2")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
