@@ -5,7 +5,8 @@ gunicorn serves `arcadia_cloud.wsgi` as production would (DEBUG off, a
 SECRET_KEY, persistent database connections); wrk drives it over loopback
 at 16 keep-alive connections. wrk comes from Debian: the script installs it
 with apt-get when it is missing (root), or asks you to. Each endpoint runs
-`--runs` times for `--seconds`; the figures are medians.
+`--runs` times for `--seconds`, endpoints interleaved; the figures are
+medians, and each ratio is the median of per-run ratios to /me.
 
     python benchmarks/bench_http.py [--workers 3] [--threads 4] [--seconds 8] [--runs 3]
 """
@@ -170,8 +171,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 3)))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 4)))
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=6)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     wrk = ensure_wrk()
 
@@ -221,16 +222,21 @@ def main() -> None:
             finally:
                 stop(server)
         rows = []
-        me_rps = median([s["rps"] for s in samples["me"]])
         for name, _, _ in endpoints:
-            rps = median([s["rps"] for s in samples[name]])
+            # The ratio is paired: each run's figure over the /me figure of the
+            # same run (seconds apart), then the median of those ratios, so
+            # load from elsewhere on the machine hits both sides of each pair.
+            paired = [
+                mine["rps"] / me["rps"]
+                for mine, me in zip(samples[name], samples["me"], strict=True)
+            ]
             rows.append(
                 {
                     "endpoint": name,
-                    "rps": rps,
+                    "rps": median([s["rps"] for s in samples[name]]),
                     "p50_ms": median([s["p50_ms"] for s in samples[name]]),
                     "p99_ms": median([s["p99_ms"] for s in samples[name]]),
-                    "ratio_to_me": rps / me_rps,
+                    "ratio_to_me": median(paired),
                     "non_2xx": sum(s["non_2xx"] for s in samples[name]),
                 }
             )

@@ -58,7 +58,8 @@ def table(m: dict, batch: dict, http: dict, queries: dict) -> str:
     lines += [
         "",
         f"HTTP: {http['server']}, wrk at {http['connections']} keep-alive connections over "
-        f"loopback on the same machine, {http['runs']} x {http['seconds']} s per endpoint"
+        f"loopback on the same machine, {http['runs']} x {http['seconds']} s per endpoint "
+        "interleaved; ratio = median of per-run ratios to /me"
         + ("" if http["subscription"] else "; show without a subscription")
         + ". Query counts: CaptureQueriesContext in-process, small data (5 events, 10 "
         "deployments) vs large (60 events, 300 deployments).",
