@@ -16,7 +16,11 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
+# The DNS-label pattern as SPEC writes it (also published in the OpenAPI document).
 SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+# Python's `$` also matches before a trailing newline, which let "shop\n" through
+# the model validator (the API trims it first; the admin and services do not all).
+_SLUG_VALIDATOR_PATTERN = SLUG_PATTERN.removesuffix("$") + r"\Z"
 
 
 class State(models.TextChoices):
@@ -67,7 +71,9 @@ class Deployment(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     )
     slug = models.CharField(
         max_length=63,
-        validators=[RegexValidator(SLUG_PATTERN, "Must be a DNS label: a-z, 0-9 and '-'.")],
+        validators=[
+            RegexValidator(_SLUG_VALIDATOR_PATTERN, "Must be a DNS label: a-z, 0-9 and '-'.")
+        ],
     )
     display_name = models.CharField(max_length=200, validators=[MinLengthValidator(1)])
     region = models.CharField(max_length=64)
