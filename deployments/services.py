@@ -47,6 +47,10 @@ def create_deployment(
     if actor.kind == "tenant" and actor.tenant_id != tenant.id:
         raise Forbidden()
     errors: dict[str, list[str]] = {}
+    if isinstance(display_name, str) and display_name and not display_name.strip():
+        # The API trims whitespace before this point; callers that do not
+        # (admin, commands) must not store a name that renders as nothing.
+        errors["display_name"] = ["This field may not be blank."]
     if region not in settings.ARCADIA_REGIONS:
         errors["region"] = [f"Unknown region {region!r}; one of {settings.ARCADIA_REGIONS}."]
     now = timezone.now()
