@@ -13,8 +13,8 @@ from arcadia_cloud.actors import Actor
 from arcadia_cloud.errors import Forbidden
 from arcadia_cloud.models import Tenant
 from deployments.errors import DeploymentNotFound
-from deployments.events import record_override_change, record_transition
-from deployments.models import Deployment, LlmMode, State
+from deployments.events import check_reason, record_override_change, record_transition
+from deployments.models import BillingOverrideChange, Deployment, LlmMode, State
 
 CREATABLE_STATES = {State.ACTIVE.value, State.TRIAL.value}
 
@@ -107,6 +107,7 @@ def set_billing_override(
         raise Forbidden()
     if not reason or not reason.strip():
         raise ValidationError({"reason": ["A reason is required to change the override."]})
+    check_reason(reason, model=BillingOverrideChange)
     with transaction.atomic():
         deployment = Deployment.objects.select_for_update().filter(pk=deployment_id).first()
         if deployment is None:

@@ -108,3 +108,14 @@ def test_override_does_not_touch_the_lifecycle(deployment, actors):
     row = Deployment.objects.get(pk=deployment.pk)
     assert row.state == "active"
     assert row.events.count() == 1
+
+
+@pytest.mark.django_db
+def test_overlong_reason_is_refused(deployment, actors):
+    with pytest.raises(ValidationError) as raised:
+        set_billing_override(
+            deployment_id=deployment.pk, suspended=True, actor=actors["operator"], reason="r" * 501
+        )
+    assert "reason" in raised.value.message_dict
+    assert not BillingOverrideChange.objects.exists()
+    assert Deployment.objects.get(pk=deployment.pk).billing_action_suspended is False

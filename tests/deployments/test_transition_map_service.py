@@ -128,3 +128,25 @@ def test_refused_moves_leave_other_deployments_alone(tenant, actors):
         transition_state(deployment_id=first.pk, to_state="active", actor=actors["operator"])
     assert snapshot(second) == before
     assert Deployment.objects.get(pk=first.pk).state_since < timezone.now() - LONG_AGO / 2
+
+
+@pytest.mark.django_db
+def test_overlong_reason_is_refused_before_anything_is_written(deployment, actors):
+    # The admin and the batch command call the service without the API's
+    # serializer; the column holds 500 characters (PostgreSQL would raise).
+    from django.core.exceptions import ValidationError
+
+    before = snapshot(deployment)
+    with pytest.raises(ValidationError) as raised:
+        transition_state(
+            deployment_id=deployment.pk,
+            to_state="paused",
+            actor=actors["operator"],
+            reason="r" * 501,
+        )
+    assert "reason" in raised.value.message_dict
+    assert snapshot(deployment) == before
+    moved = transition_state(
+        deployment_id=deployment.pk, to_state="paused", actor=actors["operator"], reason="r" * 500
+    )
+    assert moved.state == "paused"
