@@ -90,6 +90,8 @@ def test_same_slug_in_another_tenant_is_fine(tenant_client, other_tenant):
         ({"display_name": "   "}, "display_name"),
         ({"display_name": "x" * 201}, "display_name"),
         ({"display_name": {"a": 1}}, "display_name"),
+        ({"display_name": "nul\x00byte"}, "display_name"),
+        ({"slug": "nul\x00"}, "slug"),
         ({"template_code": "t" * 101}, "template_code"),
         ({"tenant_id": "not-a-uuid"}, "tenant_id"),
     ],

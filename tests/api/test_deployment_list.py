@@ -55,6 +55,8 @@ def test_admin_filters_by_tenant(admin_client_api, tenant, other_tenant):
         "offset=x",
         "state=flying",
         "tenant_id=not-a-uuid",
+        "region=eu%00west",
+        "state=%00",
     ],
 )
 def test_bad_query_values_are_400(tenant_client, deployment, query):

@@ -157,3 +157,33 @@ def test_concurrent_transition_mixin_refuses_a_save_from_a_stale_read(tenant):
     with pytest.raises(ConcurrentTransition), transaction.atomic():
         second.save()
     assert Deployment.objects.get(pk=deployment.pk).state == "paused"
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_creates_of_one_slug_make_exactly_one(tenant, actors):
+    from django.core.exceptions import ValidationError
+
+    from deployments.services import create_deployment
+
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def worker(i: int) -> None:
+        barrier.wait(timeout=60)
+        try:
+            create_deployment(
+                tenant=tenant,
+                slug="contested",
+                display_name=f"Attempt {i}",
+                region="us-east-1",
+                actor=actors["tenant"],
+            )
+            outcomes.append("created")
+        except ValidationError as exc:
+            outcomes.append("duplicate" if list(exc.message_dict) == ["slug"] else repr(exc))
+
+    assert run_threads(8, worker) == []
+    assert sorted(outcomes) == ["created"] + ["duplicate"] * 7
+    assert Deployment.objects.filter(slug="contested").count() == 1
+    assert DeploymentEvent.objects.count() == 1
