@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from arcadia_cloud.api.scoping import scope_to
-from deployments.models import Deployment, DeploymentEvent
+from deployments.models import Deployment, DeploymentEvent, State
 
 SHOW_EVENTS = 100
 
@@ -30,3 +33,53 @@ def newest_events(deployment_id: UUID, *, limit: int = SHOW_EVENTS) -> list[Depl
 
 def events_of(deployment_id: UUID) -> QuerySet[DeploymentEvent]:
     return DeploymentEvent.objects.filter(deployment_id=deployment_id).order_by("id")
+
+
+# -- Operator console reads (admin dashboard and deployment page) -------------
+# Each is one aggregate query, however many deployments there are.
+
+PAST_DUE_AGES_DAYS = (7, 14, 30)
+
+
+def deployment_counts_by_state() -> dict[str, int]:
+    """Deployments per state, every state present (0 when none), in map order."""
+    counts = dict(
+        Deployment.objects.order_by()
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    return {state: counts.get(state, 0) for state in State.values}
+
+
+def deployment_counts_by_region() -> dict[str, int]:
+    """Deployments per region: the configured regions first (0 when none), then any other."""
+    counts = dict(
+        Deployment.objects.order_by()
+        .values_list("region")
+        .annotate(n=Count("id"))
+        .values_list("region", "n")
+    )
+    ordered = {region: counts.pop(region, 0) for region in settings.ARCADIA_REGIONS}
+    ordered.update(sorted(counts.items()))
+    return ordered
+
+
+def past_due_older_than(
+    days: tuple[int, ...] = PAST_DUE_AGES_DAYS, *, now: datetime | None = None
+) -> dict[int, int]:
+    """How many deployments have been `past_due` for at least each of `days` days."""
+    now = now or timezone.now()
+    aggregates = {
+        f"d{d}": Count("id", filter=Q(state_since__lte=now - timedelta(days=d))) for d in days
+    }
+    row = Deployment.objects.filter(state=State.PAST_DUE).aggregate(**aggregates)
+    return {d: row[f"d{d}"] for d in days}
+
+
+def latest_events(limit: int = 20) -> list[DeploymentEvent]:
+    """The newest events across all deployments, newest first, with their deployment
+    and tenant (one query)."""
+    return list(
+        DeploymentEvent.objects.select_related("deployment__tenant").order_by("-id")[:limit]
+    )
