@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+from django.utils.html import format_html
+
 #: One colour per state, shared by the badges, the charts and the diagram.
 STATE_COLOURS: dict[str, str] = {
     "trial": "#6f42c1",
@@ -25,6 +27,19 @@ DEFAULT_COLOUR = "#5f6368"
 
 def state_colour(state: str) -> str:
     return STATE_COLOURS.get(state, DEFAULT_COLOUR)
+
+
+def state_badge(state: str):
+    """A state as a coloured pill (HTML, escaped)."""
+    from deployments.models import State
+
+    label = State(state).label if state in State.values else state
+    return format_html(
+        '<span class="state-badge" data-state="{}" style="background:{}">{}</span>',
+        state,
+        state_colour(state),
+        label,
+    )
 
 
 @dataclass(frozen=True)
@@ -71,3 +86,10 @@ def bar_chart(bars: Sequence[Bar], *, title: str, width: int = 460, row: int = 2
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def format_money(cents: int, currency: str) -> str:
+    """Integer cents as money for people: `123456, "USD"` -> `1,234.56 USD`."""
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 100)
+    return f"{sign}{whole:,}.{frac:02d} {currency}"
