@@ -265,6 +265,12 @@ class DeploymentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        # The changelist and the deployment page both show tenant and plan. (The
+        # changelist skips list_select_related once a queryset has joins, so
+        # the joins live here.)
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
     def has_transition_permission(self, request, obj=None) -> bool:
         return request.user.is_active and request.user.has_perm(TRANSITION_PERM)
 
@@ -295,7 +301,9 @@ class DeploymentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Transition selected deployments…", permissions=["transition"])
     def transition_selected(self, request, queryset: QuerySet[Deployment]):
-        selected = list(queryset.order_by("pk").only("pk", "slug", "state", "tenant_id"))
+        selected = list(
+            queryset.select_related(None).order_by("pk").only("pk", "slug", "state", "tenant_id")
+        )
         actor = operator_actor(request)
         targets = sorted(
             {t for d in selected for t in allowed_targets(d, actor)}, key=State.values.index

@@ -20,6 +20,7 @@ SUPPORT = "support"
 
 TRANSITION_PERM = "deployments.transition_deployment"
 OVERRIDE_PERM = "deployments.override_billing_action"
+CHANGE_PLAN_PERM = "subscriptions.change_plan_subscription"
 
 #: Apps whose every model both groups may view.
 VIEWABLE_APPS = ("deployments", "subscriptions", "catalog")
@@ -28,7 +29,7 @@ VIEWABLE_MODELS = (("arcadia_cloud", "tenant"),)
 
 #: group name -> permissions ("app_label.codename") on top of the view permissions.
 EXTRA_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    BILLING_OPERATOR: (TRANSITION_PERM, OVERRIDE_PERM),
+    BILLING_OPERATOR: (TRANSITION_PERM, OVERRIDE_PERM, CHANGE_PLAN_PERM),
     SUPPORT: (),
 }
 
