@@ -8,6 +8,8 @@ from deployments.admin import dashboard_view
 api_v1 = [
     path("me", MeView.as_view(), name="me"),
     path("", include("deployments.api.urls")),
+    path("", include("catalog.api.urls")),
+    path("", include("subscriptions.api.urls")),
     path(
         "schema",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

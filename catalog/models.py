@@ -9,6 +9,7 @@ live rows, not versioned: subscribers keep a snapshot taken at attach time.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -18,6 +19,17 @@ CODE_PATTERN = r"^[a-z0-9][a-z0-9_]{0,62}$"
 
 currency_validator = RegexValidator(CURRENCY_PATTERN, "An ISO 4217 code, e.g. USD.")
 code_validator = RegexValidator(CODE_PATTERN, "Lower-case letters, digits and '_'.")
+
+
+def validate_quotas(value) -> None:
+    """Included quotas: resource kind -> a non-negative whole number."""
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+        for k, v in value.items()
+    ):
+        raise ValidationError(
+            'A mapping of resource kind to a non-negative whole number, e.g. {"seats": 5}.'
+        )
 
 
 class Interval(models.TextChoices):
@@ -49,7 +61,7 @@ class PlanVersion(models.Model):
     currency = models.CharField(max_length=3, validators=[currency_validator])
     interval = models.CharField(max_length=16, choices=Interval.choices, default=Interval.MONTH)
     #: resource kind -> included quantity, e.g. {"storage_gb": 100, "seats": 5}
-    included_quotas = models.JSONField(default=dict, blank=True)
+    included_quotas = models.JSONField(default=dict, blank=True, validators=[validate_quotas])
     published_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -101,6 +113,7 @@ class Addon(models.Model):
 
     class Meta:
         ordering = ["code"]
+        verbose_name = "add-on"
         constraints = [
             models.CheckConstraint(condition=models.Q(qty__gte=1), name="addon_qty_positive"),
         ]

@@ -44,7 +44,6 @@ def create_plan_version(
     Locks the plan row so two operators adding versions at once get 2 and 3,
     not two 2s (the unique constraint is the backstop).
     """
-    _check_quotas(included_quotas or {})
     with transaction.atomic():
         Plan.objects.select_for_update().filter(pk=plan.pk).first()
         highest = plan.versions.aggregate(n=Max("version"))["n"] or 0
@@ -67,8 +66,6 @@ def update_draft_version(*, plan_version: PlanVersion, **terms: Any) -> PlanVers
     unknown = set(terms) - set(PlanVersion.TERMS)
     if unknown:
         raise ValidationError({name: ["Not a term of a plan version."] for name in unknown})
-    if "included_quotas" in terms:
-        _check_quotas(terms["included_quotas"] or {})
     with transaction.atomic():
         locked = PlanVersion.objects.select_for_update().get(pk=plan_version.pk)
         if locked.is_published:
@@ -159,13 +156,3 @@ def change_addon_price(*, addon: Addon, price_cents: int, currency: str | None =
     if currency is not None:
         changes["currency"] = currency
     return update_addon(addon=addon, **changes)
-
-
-def _check_quotas(quotas: dict) -> None:
-    if not isinstance(quotas, dict) or not all(
-        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
-        for k, v in quotas.items()
-    ):
-        raise ValidationError(
-            {"included_quotas": ["A mapping of resource kind to a non-negative whole number."]}
-        )

@@ -9,8 +9,10 @@ class SubscriptionExists(DomainError):
 
 
 class SubscriptionNotFound(DomainError):
+    """The deployment (visible to the caller) has no subscription."""
+
     category = "not_found"
-    code = "not_found"
+    code = "subscription_not_found"
 
 
 class UnknownAddons(DomainError):

@@ -52,6 +52,10 @@ def _check_actor_owns(actor: Actor, tenant_id) -> None:
         raise Forbidden()
 
 
+def _has_subscription(deployment_id) -> bool:
+    return Subscription.objects.filter(deployment_id=deployment_id).exists()
+
+
 def create_subscription(
     *,
     deployment_id: UUID,
@@ -95,7 +99,7 @@ def create_subscription(
         _check_actor_owns(actor, deployment.tenant_id)
         if deployment.state in UNSUBSCRIBABLE_STATES:
             raise DeploymentNotSubscribable(deployment.state)
-        if Subscription.objects.filter(deployment_id=deployment.pk).exists():
+        if _has_subscription(deployment.pk):
             raise SubscriptionExists()
         try:
             with transaction.atomic():

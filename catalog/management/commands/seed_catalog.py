@@ -82,6 +82,7 @@ class Command(BaseCommand):
                         currency=USD,
                     )
                     created += 1
-        self.stdout.write(
-            f"catalog: {created} rows created, {len(PLANS)} plans, {len(ADDONS)} add-ons"
-        )
+        if options["verbosity"] > 0:
+            self.stdout.write(
+                f"catalog: {created} rows created, {len(PLANS)} plans, {len(ADDONS)} add-ons"
+            )
