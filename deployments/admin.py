@@ -429,6 +429,7 @@ class DeploymentAdmin(admin.ModelAdmin):
                     for line in addons
                 ],
                 "totals": [format_money(c, cur) for cur, c in sorted(totals.items())],
+                "url": reverse("admin:subscriptions_subscription_change", args=[subscription.pk]),
             }
         tenant_changelist = reverse("admin:deployments_deployment_changelist")
         others = selectors.tenant_deployments(deployment.tenant_id, exclude_id=deployment.pk)

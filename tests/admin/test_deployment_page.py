@@ -39,6 +39,9 @@ def test_subscription_block_totals_plan_and_addon_snapshots(support_client, cata
     assert "25.00 USD" in block
     total = re.search(r'id="monthly-total">([^<]*)<', block).group(1)
     assert total == "231.50 USD"
+    subscription_url = f"/admin/subscriptions/subscription/{shop.subscription.pk}/change/"
+    assert subscription_url in block
+    assert support_client.get(subscription_url).status_code == 200
 
 
 def test_no_subscription_is_said(support_client, shop):
