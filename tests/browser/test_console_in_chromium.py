@@ -83,6 +83,7 @@ def test_billing_operator_finds_transitions_and_sees_the_event(browser, live_ser
     reason = wait_for(browser, "input[name=reason]")
     reason.send_keys("Payment received by card")
     browser.find_element(By.NAME, "notes").send_keys("Invoice 2026-10 settled")
+    save_full_page(browser, "transition-form.png")
     browser.find_element(By.ID, "console-submit").click()
 
     # the deployment page shows the new state and the event on top of the timeline

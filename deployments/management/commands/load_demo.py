@@ -288,7 +288,7 @@ class Command(BaseCommand):
             owners[slug] = User.objects.filter(email=email).first() or create_identity(
                 email=email, tenant=tenant
             )
-        operator = Actor.for_operator(billing, request_id="demo")
+        operator = Actor.for_operator(billing)
         stories = [
             story
             for story in STORIES
@@ -314,7 +314,7 @@ class Command(BaseCommand):
         for at, story, kind, move in steps:
             owner = owners[story.tenant]
             actors = {
-                TENANT: Actor.for_identity(owner, request_id="demo"),
+                TENANT: Actor.for_identity(owner),
                 OPERATOR: operator,
                 DUNNING: Actor.system(DUNNING),
                 CLEANUP: Actor.system(CLEANUP),
