@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from arcadia_cloud.api.views import MeView, healthz
+from deployments.admin import dashboard_view
 
 api_v1 = [
     path("me", MeView.as_view(), name="me"),
@@ -24,6 +25,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # The operator dashboard, linked from the admin index (staff login required).
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("healthz", healthz, name="healthz"),

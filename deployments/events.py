@@ -6,12 +6,24 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from django.db import connection
+from django.core.exceptions import ValidationError
+from django.db import connection, models
 from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.db import copy_text, server_binding_cursor
 from deployments.models import BillingOverrideChange, Deployment, DeploymentEvent
+
+
+def check_reason(reason: str | None, *, model: type[models.Model] = DeploymentEvent) -> None:
+    """Refuse a reason longer than the audit column before anything is locked or
+    written. The API's serializer already limits it; the admin and the batch
+    command reach the services without one, and PostgreSQL would raise."""
+    limit = model._meta.get_field("reason").max_length
+    if reason and len(reason) > limit:
+        raise ValidationError(
+            {"reason": [f"Ensure this field has no more than {limit} characters."]}
+        )
 
 
 def record_transition(

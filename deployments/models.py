@@ -16,7 +16,11 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
+# The DNS-label pattern as SPEC writes it (also published in the OpenAPI document).
 SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+# Python's `$` also matches before a trailing newline, which let "shop\n" through
+# the model validator (the API trims it first; the admin and services do not all).
+_SLUG_VALIDATOR_PATTERN = SLUG_PATTERN.removesuffix("$") + r"\Z"
 
 
 class State(models.TextChoices):
@@ -67,7 +71,9 @@ class Deployment(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     )
     slug = models.CharField(
         max_length=63,
-        validators=[RegexValidator(SLUG_PATTERN, "Must be a DNS label: a-z, 0-9 and '-'.")],
+        validators=[
+            RegexValidator(_SLUG_VALIDATOR_PATTERN, "Must be a DNS label: a-z, 0-9 and '-'.")
+        ],
     )
     display_name = models.CharField(max_length=200, validators=[MinLengthValidator(1)])
     region = models.CharField(max_length=64)
@@ -152,7 +158,41 @@ class Deployment(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         self._enter()
 
 
-class DeploymentEvent(models.Model):
+class AppendOnlyViolation(RuntimeError):
+    """Code tried to change or remove an audit row. A programming error, never a
+    user's: nothing in the product updates or deletes one."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyViolation(f"{self.model.__name__} rows are append-only")
+
+    def delete(self):
+        raise AppendOnlyViolation(f"{self.model.__name__} rows are append-only")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyViolation(f"{self.model.__name__} rows are append-only")
+
+
+class AppendOnlyModel(models.Model):
+    """Audit rows: inserted once, then never updated or deleted. Guarded here for
+    every ORM path, and on PostgreSQL by a trigger (migration 0003) for the rest."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyViolation(f"{type(self).__name__} rows are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyViolation(f"{type(self).__name__} rows are append-only")
+
+
+class DeploymentEvent(AppendOnlyModel):
     """One lifecycle step. Append-only: written by `deployments.events.record_*`
     only, never updated or deleted."""
 
@@ -174,7 +214,7 @@ class DeploymentEvent(models.Model):
         return f"{self.deployment_id}: {self.from_state or '∅'} → {self.to_state}"
 
 
-class BillingOverrideChange(models.Model):
+class BillingOverrideChange(AppendOnlyModel):
     """Audit of `billing_action_suspended` changes (who, when, why). Append-only."""
 
     id = models.BigAutoField(primary_key=True)

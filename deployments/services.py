@@ -13,8 +13,8 @@ from arcadia_cloud.actors import Actor
 from arcadia_cloud.errors import Forbidden
 from arcadia_cloud.models import Tenant
 from deployments.errors import DeploymentNotFound
-from deployments.events import record_override_change, record_transition
-from deployments.models import Deployment, LlmMode, State
+from deployments.events import check_reason, record_override_change, record_transition
+from deployments.models import BillingOverrideChange, Deployment, LlmMode, State
 
 CREATABLE_STATES = {State.ACTIVE.value, State.TRIAL.value}
 
@@ -47,6 +47,10 @@ def create_deployment(
     if actor.kind == "tenant" and actor.tenant_id != tenant.id:
         raise Forbidden()
     errors: dict[str, list[str]] = {}
+    if isinstance(display_name, str) and display_name and not display_name.strip():
+        # The API trims whitespace before this point; callers that do not
+        # (admin, commands) must not store a name that renders as nothing.
+        errors["display_name"] = ["This field may not be blank."]
     if region not in settings.ARCADIA_REGIONS:
         errors["region"] = [f"Unknown region {region!r}; one of {settings.ARCADIA_REGIONS}."]
     now = timezone.now()
@@ -103,6 +107,7 @@ def set_billing_override(
         raise Forbidden()
     if not reason or not reason.strip():
         raise ValidationError({"reason": ["A reason is required to change the override."]})
+    check_reason(reason, model=BillingOverrideChange)
     with transaction.atomic():
         deployment = Deployment.objects.select_for_update().filter(pk=deployment_id).first()
         if deployment is None:

@@ -20,7 +20,7 @@ from deployments.errors import (
     StateConflict,
     TransitionForbidden,
 )
-from deployments.events import record_transition
+from deployments.events import check_reason, record_transition
 from deployments.models import Deployment, State
 from subscriptions.services import follow_deployment_state
 
@@ -97,6 +97,7 @@ def transition_state(
     actor's right (TransitionForbidden), move `state` and `state_since`, append
     the event, and let the subscription follow. Raises before writing anything.
     """
+    check_reason(reason)
     with transaction.atomic():
         deployment = Deployment.objects.select_for_update().filter(pk=deployment_id).first()
         if deployment is None:

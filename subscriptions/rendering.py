@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rest_framework import serializers
+
 from arcadia_cloud.api.rendering import iso
-from subscriptions.models import Subscription, SubscriptionAddon
+from subscriptions.models import Status, Subscription, SubscriptionAddon
 
 
 def render_addon(line: SubscriptionAddon) -> dict:
@@ -36,3 +38,29 @@ def render_subscription(subscription: Subscription, addons: Iterable[Subscriptio
         "trial_ends_at": iso(subscription.trial_ends_at),
         "addons": [render_addon(line) for line in addons],
     }
+
+
+# The same shapes described for the OpenAPI document (a test keeps them in step).
+
+
+class SubscriptionAddonOut(serializers.Serializer):
+    addon_id = serializers.IntegerField()
+    code = serializers.CharField()
+    resource_kind = serializers.CharField()
+    qty = serializers.IntegerField(min_value=1)
+    price_cents = serializers.IntegerField(min_value=0)
+    currency = serializers.CharField(min_length=3, max_length=3)
+
+
+class SubscriptionOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    plan_code = serializers.CharField()
+    plan_version_id = serializers.IntegerField()
+    plan_version = serializers.IntegerField(min_value=1)
+    price_cents = serializers.IntegerField(min_value=0)
+    currency = serializers.CharField(min_length=3, max_length=3)
+    current_period_start = serializers.DateField()
+    current_period_end = serializers.DateField()
+    trial_ends_at = serializers.DateTimeField(allow_null=True)
+    addons = SubscriptionAddonOut(many=True)

@@ -15,6 +15,7 @@ from rest_framework import serializers
 from arcadia_cloud.api.rendering import iso
 from deployments.models import SLUG_PATTERN, Deployment, DeploymentEvent, LlmMode, State
 from deployments.transitions import allowed_targets
+from subscriptions.rendering import SubscriptionOut
 
 
 def render_deployment(deployment: Deployment, actor) -> dict:
@@ -130,7 +131,7 @@ class EventListOut(serializers.Serializer):
 
 class DeploymentShowOut(serializers.Serializer):
     deployment = DeploymentOut()
-    subscription = serializers.DictField(allow_null=True)
+    subscription = SubscriptionOut(allow_null=True)
     events = EventOut(many=True)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from subscriptions.models import Status
+from subscriptions.rendering import SubscriptionOut
 
 CODE_MAX = 63
 VERSION_MAX = 2**31 - 1  # the column's range: a larger number is a field error, not a 500
@@ -55,29 +55,6 @@ class ChangePlanIn(serializers.Serializer):
     version = serializers.IntegerField(
         min_value=1, max_value=VERSION_MAX, required=False, allow_null=True
     )
-
-
-class SubscriptionAddonOut(serializers.Serializer):
-    addon_id = serializers.IntegerField()
-    code = serializers.CharField()
-    resource_kind = serializers.CharField()
-    qty = serializers.IntegerField(min_value=1)
-    price_cents = serializers.IntegerField(min_value=0)
-    currency = serializers.CharField(min_length=3, max_length=3)
-
-
-class SubscriptionOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=Status.choices)
-    plan_code = serializers.CharField()
-    plan_version_id = serializers.IntegerField()
-    plan_version = serializers.IntegerField(min_value=1)
-    price_cents = serializers.IntegerField(min_value=0)
-    currency = serializers.CharField(min_length=3, max_length=3)
-    current_period_start = serializers.DateField()
-    current_period_end = serializers.DateField()
-    trial_ends_at = serializers.DateTimeField(allow_null=True)
-    addons = SubscriptionAddonOut(many=True)
 
 
 class SubscriptionEnvelope(serializers.Serializer):

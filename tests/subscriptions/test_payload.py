@@ -3,7 +3,7 @@ pinned to two queries whatever the number of add-ons."""
 
 import pytest
 
-from subscriptions.api.serializers import SubscriptionAddonOut, SubscriptionOut
+from subscriptions.rendering import SubscriptionAddonOut, SubscriptionOut
 from subscriptions.selectors import subscription_payload_for_deployment
 from subscriptions.services import attach_addon, create_subscription
 

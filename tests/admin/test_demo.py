@@ -1,0 +1,70 @@
+"""`load_demo` (run by `make run`): a living console, no fixed passwords, idempotent."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from arcadia_cloud.models import User
+from deployments.models import BillingOverrideChange, Deployment, DeploymentEvent, State
+from deployments.operators import BILLING_OPERATOR, SUPPORT
+from subscriptions.models import Subscription, SubscriptionAddon
+
+
+def run() -> str:
+    out = StringIO()
+    call_command("load_demo", stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_demo_has_every_state_histories_subscriptions_and_staff():
+    output = run()
+    assert set(Deployment.objects.values_list("state", flat=True)) == set(State.values)
+    assert Deployment.objects.values("tenant").distinct().count() >= 3
+    # every deployment's history starts with its creation and follows the map
+    for deployment in Deployment.objects.all():
+        events = list(deployment.events.order_by("id"))
+        assert events[0].from_state is None
+        for before, after in itertools.pairwise(events):
+            assert after.from_state == before.to_state
+            assert after.occurred_at >= before.occurred_at
+        assert events[-1].to_state == deployment.state
+        assert deployment.state_since == events[-1].occurred_at
+    # events were written by tenants, operators and batch jobs
+    actors = set(DeploymentEvent.objects.values_list("actor", flat=True))
+    assert {"billing@arcadia.example", "system:dunning", "owner@acme.example"} <= actors
+    assert Subscription.objects.count() >= 10
+    assert SubscriptionAddon.objects.count() >= 5
+    assert BillingOverrideChange.objects.count() == 1
+    billing = User.objects.get(email="billing@arcadia.example")
+    support = User.objects.get(email="support@arcadia.example")
+    assert billing.is_staff
+    assert list(billing.groups.values_list("name", flat=True)) == [BILLING_OPERATOR]
+    assert support.is_staff
+    assert list(support.groups.values_list("name", flat=True)) == [SUPPORT]
+    assert billing.has_perm("deployments.transition_deployment")
+    assert not support.has_perm("deployments.transition_deployment")
+    # the printed passwords work
+    password = re.search(r"billing@arcadia\.example / (\S+)", output).group(1)
+    assert billing.check_password(password)
+    password = re.search(r"support@arcadia\.example / (\S+)", output).group(1)
+    support.refresh_from_db()
+    assert support.check_password(password)
+
+
+@pytest.mark.django_db
+def test_demo_is_idempotent_and_passwords_change_every_run():
+    first = run()
+    counts = (Deployment.objects.count(), DeploymentEvent.objects.count())
+    second = run()
+    assert (Deployment.objects.count(), DeploymentEvent.objects.count()) == counts
+
+    def pw(text):
+        return re.search(r"billing@arcadia\.example / (\S+)", text).group(1)
+
+    assert pw(first) != pw(second)

@@ -1,0 +1,79 @@
+"""The deployment page: header, subscription with its monthly total, timeline,
+the tenant's other deployments; its query count does not grow with history."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from deployments.transitions import transition_state
+from tests.admin.conftest import SYSTEM, subscribe
+from tests.factories import make_deployment
+
+
+def page(client, deployment) -> str:
+    response = client.get(f"/admin/deployments/deployment/{deployment.pk}/change/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_header_shows_tenant_state_since_and_override(support_client, shop):
+    body = page(support_client, shop)
+    header = body[body.index('class="console-header"') : body.index('id="console-actions"')]
+    assert "Acme Corp" in header
+    assert 'data-state="active"' in header
+    assert shop.state_since.strftime("%Y-%m-%d %H:%M") in header
+    assert 'id="override-flag">Off' in header
+
+
+def test_subscription_block_totals_plan_and_addon_snapshots(support_client, catalog_items, shop):
+    # given: team (199.00) + storage_50gb (7.50) + seats_5 (25.00), all USD
+    subscribe(shop, "team", "storage_50gb", "seats_5")
+    body = page(support_client, shop)
+    block = body[body.index('id="subscription"') : body.index('id="timeline"')]
+    assert "Team" in block
+    assert "version 1" in block
+    assert "199.00 USD" in block
+    assert "7.50 USD" in block
+    assert "25.00 USD" in block
+    total = re.search(r'id="monthly-total">([^<]*)<', block).group(1)
+    assert total == "231.50 USD"
+    subscription_url = f"/admin/subscriptions/subscription/{shop.subscription.pk}/change/"
+    assert subscription_url in block
+    assert support_client.get(subscription_url).status_code == 200
+
+
+def test_no_subscription_is_said(support_client, shop):
+    body = page(support_client, shop)
+    assert "No subscription." in body
+
+
+def test_other_deployments_of_the_tenant_are_linked(support_client, shop, tenant_a, tenant_b):
+    blog = make_deployment(tenant_a, slug="blog")
+    foreign = make_deployment(tenant_b, slug="foreign")
+    body = page(support_client, shop)
+    others = body[body.index('id="other-deployments"') :]
+    assert f"/admin/deployments/deployment/{blog.pk}/change/" in others
+    assert str(foreign.pk) not in others
+    assert f"?tenant__id__exact={tenant_a.pk}" in others
+
+
+@pytest.mark.parametrize("moves", [1, 40])
+def test_page_query_count_does_not_grow_with_history(
+    moves, billing_client, catalog_items, shop, tenant_a, django_assert_max_num_queries
+):
+    subscribe(shop, "studio", "storage_50gb")
+    make_deployment(tenant_a, slug="blog")
+    for i in range(moves):
+        transition_state(
+            deployment_id=shop.pk, to_state="past_due" if i % 2 == 0 else "active", actor=SYSTEM
+        )
+    # session, user, user perms, group perms, the deployment with its tenant,
+    # timeline events (<= 50), override history, subscription with plan version
+    # and plan, its add-ons, the tenant's other deployments, event count, the
+    # content type for the history link (cached after a process's first request)
+    with django_assert_max_num_queries(12):
+        response = billing_client.get(f"/admin/deployments/deployment/{shop.pk}/change/")
+    assert response.status_code == 200
+    assert response.content.decode().count('class="event"') == min(moves + 1, 50)

@@ -1,0 +1,101 @@
+"""Query counts of the hot read paths, pinned and proven constant: the same number
+of queries for a handful of rows as for many."""
+
+from __future__ import annotations
+
+import pytest
+
+from arcadia_cloud.actors import Actor
+from deployments.transitions import transition_state
+from tests.factories import make_deployment
+
+
+def _grow(tenant, identity, *, deployments: int, events: int) -> list:
+    """`deployments` deployments holding `events` events in total (creation included)."""
+    actor = Actor.for_identity(identity)
+    made = [make_deployment(tenant) for _ in range(deployments)]
+    extra = events - deployments
+    for i in range(extra):
+        target = made[i % len(made)]
+        to_state = "paused" if (i // len(made)) % 2 == 0 else "active"
+        transition_state(deployment_id=target.pk, to_state=to_state, actor=actor)
+    return made
+
+
+def _warm(client) -> None:
+    # The first request with a fresh token records its last-used time (one
+    # UPDATE, then at most once a minute); measure the steady state.
+    assert client.get("/api/v1/me").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("deployments", "events"), [(5, 5), (60, 150)])
+def test_list_query_count_is_constant(
+    tenant_client, tenant, tenant_identity, django_assert_max_num_queries, deployments, events
+):
+    _grow(tenant, tenant_identity, deployments=deployments, events=events)
+    _warm(tenant_client)
+    # 1. token lookup (token + identity + tenant, one join)
+    # 2. COUNT(*) of the scoped, filtered deployments
+    # 3. the page of deployments
+    # (allowed_transitions is computed from the row and the caller: no query)
+    with django_assert_max_num_queries(4) as captured:
+        response = tenant_client.get("/api/v1/deployments")
+    assert response.status_code == 200
+    assert len(response.json()["deployments"]) == min(deployments, 50)
+    assert len(captured) == 3, [q["sql"] for q in captured.captured_queries]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("events", [5, 150])
+def test_show_query_count_is_constant(
+    tenant_client, tenant, tenant_identity, django_assert_max_num_queries, events
+):
+    deployment = _grow(tenant, tenant_identity, deployments=1, events=events)[0]
+    _warm(tenant_client)
+    # 1. token lookup (token + identity + tenant, one join)
+    # 2. the deployment, through the tenant scope, LEFT JOIN its subscription,
+    #    plan version and plan (one query whether or not it has one)
+    # 3. the newest 100 events
+    # (4. the subscription's add-on lines, only when it has a subscription)
+    with django_assert_max_num_queries(4) as captured:
+        response = tenant_client.get(f"/api/v1/deployments/{deployment.pk}")
+    assert response.status_code == 200
+    assert len(response.json()["events"]) == min(events, 100)
+    assert response.json()["subscription"] is None
+    assert len(captured) == 3, [q["sql"] for q in captured.captured_queries]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("deployments", [5, 60])
+def test_admin_list_query_count_is_constant(
+    admin_client_api,
+    tenant,
+    other_tenant,
+    tenant_identity,
+    django_assert_max_num_queries,
+    deployments,
+):
+    _grow(tenant, tenant_identity, deployments=deployments, events=deployments)
+    make_deployment(other_tenant)
+    _warm(admin_client_api)
+    # 1. token lookup; 2. COUNT(*); 3. the page — the same for a platform admin
+    with django_assert_max_num_queries(4) as captured:
+        response = admin_client_api.get("/api/v1/deployments?limit=500")
+    assert response.status_code == 200
+    assert len(response.json()["deployments"]) == deployments + 1
+    assert len(captured) == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("events", [5, 150])
+def test_events_page_query_count_is_constant(
+    tenant_client, tenant, tenant_identity, django_assert_max_num_queries, events
+):
+    deployment = _grow(tenant, tenant_identity, deployments=1, events=events)[0]
+    _warm(tenant_client)
+    # 1. token lookup; 2. the deployment (scope check); 3. one page of events
+    with django_assert_max_num_queries(3):
+        response = tenant_client.get(f"/api/v1/deployments/{deployment.pk}/events")
+    assert response.status_code == 200
+    assert len(response.json()["events"]) == min(events, 50)

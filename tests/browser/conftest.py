@@ -1,0 +1,84 @@
+"""Real headless Chromium (Debian's `chromium` + `chromium-driver`) driven by
+Selenium against pytest-django's live server.
+
+Without Chromium these tests FAIL in CI (CI=true: .ci/run installs it) and are
+skipped with a visible reason elsewhere. Nothing is downloaded: the browser and
+its driver are the system's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+SCREENSHOTS = Path(settings.BASE_DIR) / "build" / "screenshots"
+CHROME_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1400,1000",
+]
+
+
+def _find(*names: str) -> str | None:
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium_paths() -> tuple[str, str]:
+    browser = _find("chromium", "chromium-browser")
+    driver = _find("chromedriver")
+    if browser and driver:
+        return browser, driver
+    reason = (
+        "headless Chromium is not installed (apt-get install chromium chromium-driver; "
+        ".ci/run does this)"
+    )
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI must run the browser tests: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def browser(chromium_paths, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver_path = chromium_paths
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for arg in CHROME_ARGS:
+        options.add_argument(arg)
+    # A fresh profile per test: no state leaks between logins.
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    driver.set_page_load_timeout(60)
+    driver.implicitly_wait(0)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def save_full_page(driver, name: str) -> Path:
+    """Screenshot of the whole page (the window is stretched to the page's height)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1400, min(max(height + 40, 800), 6000))
+    path = SCREENSHOTS / name
+    driver.save_screenshot(str(path))
+    driver.set_window_size(1400, 1000)
+    return path

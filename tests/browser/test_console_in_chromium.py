@@ -1,0 +1,123 @@
+"""The operator console in a real browser: a billing operator finds a deployment,
+moves it with a reason and sees the event; support sees no transition buttons."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from django.core.management import call_command
+
+from arcadia_cloud.models import User
+from deployments.models import Deployment, DeploymentEvent
+from tests.browser.conftest import save_full_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def demo(db):
+    """The `make run` demo data, with known passwords for the two staff users."""
+    from io import StringIO
+
+    call_command("load_demo", stdout=StringIO())
+    passwords = {}
+    for email in ("billing@arcadia.example", "support@arcadia.example"):
+        user = User.objects.get(email=email)
+        passwords[email] = secrets.token_urlsafe(16)
+        user.set_password(passwords[email])
+        user.save(update_fields=["password"])
+    return passwords
+
+
+def wait_for(driver, css: str, timeout: float = 20):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, css))
+    )
+
+
+def log_in(driver, base: str, email: str, password: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base}/admin/login/")
+    driver.find_element(By.NAME, "username").send_keys(email)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait_for(driver, "#user-tools")
+
+
+def test_billing_operator_finds_transitions_and_sees_the_event(browser, live_server, demo):
+    from selenium.webdriver.common.by import By
+
+    base = live_server.url
+    log_in(browser, base, "billing@arcadia.example", demo["billing@arcadia.example"])
+
+    # the dashboard, from the admin index
+    browser.find_element(By.CSS_SELECTOR, "#console-dashboard-link a").click()
+    wait_for(browser, "#state-diagram svg.state-diagram")
+    assert browser.find_element(By.CSS_SELECTOR, "#chart-states svg.console-chart")
+    assert browser.find_element(By.CSS_SELECTOR, "#chart-regions svg.console-chart")
+    assert browser.find_elements(By.CSS_SELECTOR, "#mrr tr.mrr-line")
+    save_full_page(browser, "dashboard.png")
+
+    # find the deployment by search
+    browser.get(f"{base}/admin/deployments/deployment/")
+    search = wait_for(browser, "#searchbar")
+    search.send_keys("analytics")
+    search.submit()
+    wait_for(browser, "#result_list")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    assert len(rows) == 1
+    rows[0].find_element(By.LINK_TEXT, "analytics").click()
+    wait_for(browser, "#timeline")
+    assert browser.find_element(By.ID, "deployment-state").get_attribute("data-state") == (
+        "past_due"
+    )
+
+    # transition it with a reason
+    browser.find_element(By.CSS_SELECTOR, "a.transition-button[data-to-state='active']").click()
+    reason = wait_for(browser, "input[name=reason]")
+    reason.send_keys("Payment received by card")
+    browser.find_element(By.NAME, "notes").send_keys("Invoice 2026-10 settled")
+    save_full_page(browser, "transition-form.png")
+    browser.find_element(By.ID, "console-submit").click()
+
+    # the deployment page shows the new state and the event on top of the timeline
+    wait_for(browser, ".messagelist .success")
+    assert browser.find_element(By.ID, "deployment-state").get_attribute("data-state") == "active"
+    newest = browser.find_element(By.CSS_SELECTOR, "#timeline li.event")
+    assert "Payment received by card" in newest.text
+    assert "billing@arcadia.example" in newest.text
+    assert "Invoice 2026-10 settled" in newest.text
+    save_full_page(browser, "deployment.png")
+
+    # and in the database, through the service
+    deployment = Deployment.objects.get(slug="analytics")
+    assert deployment.state == "active"
+    event = DeploymentEvent.objects.filter(deployment=deployment).order_by("-id").first()
+    assert (event.from_state, event.to_state) == ("past_due", "active")
+    assert (event.actor, event.reason) == ("billing@arcadia.example", "Payment received by card")
+    assert event.request_id
+
+
+def test_support_sees_no_transition_buttons(browser, live_server, demo):
+    from selenium.webdriver.common.by import By
+
+    base = live_server.url
+    log_in(browser, base, "support@arcadia.example", demo["support@arcadia.example"])
+    deployment = Deployment.objects.get(slug="analytics")
+    browser.get(f"{base}/admin/deployments/deployment/{deployment.pk}/change/")
+    wait_for(browser, "#timeline")
+    assert browser.find_elements(By.CSS_SELECTOR, ".transition-button") == []
+    assert browser.find_elements(By.ID, "override-button") == []
+    assert "Read-only" in browser.find_element(By.ID, "console-actions").text
+    save_full_page(browser, "deployment-support.png")
+    # a forged transition URL is refused
+    browser.get(f"{base}/admin/deployments/deployment/{deployment.pk}/transition/active/")
+    assert "403" in browser.title or "Forbidden" in browser.page_source
+    deployment.refresh_from_db()
+    assert deployment.state == "past_due"

@@ -1,0 +1,22 @@
+"""Fixtures for deployment service tests: an actor per role and a deployment."""
+
+from __future__ import annotations
+
+import pytest
+
+from arcadia_cloud.actors import Actor
+from tests.factories import make_deployment
+
+
+@pytest.fixture
+def actors(tenant_identity, platform_admin) -> dict[str, Actor]:
+    return {
+        "tenant": Actor.for_identity(tenant_identity, request_id="req-tenant"),
+        "operator": Actor.for_identity(platform_admin, request_id="req-operator"),
+        "system": Actor.system("system:tests"),
+    }
+
+
+@pytest.fixture
+def deployment(tenant):
+    return make_deployment(tenant, slug="shop")
