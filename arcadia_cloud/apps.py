@@ -5,3 +5,14 @@ class ArcadiaCloudConfig(AppConfig):
     name = "arcadia_cloud"
     verbose_name = "Tenancy and identity"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.core.signals import request_finished
+
+        from arcadia_cloud.api.middleware import (
+            forget_request_id,
+            install_request_id_on_log_records,
+        )
+
+        install_request_id_on_log_records()
+        request_finished.connect(forget_request_id, dispatch_uid="arcadia_forget_request_id")
