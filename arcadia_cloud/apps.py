@@ -9,6 +9,7 @@ class ArcadiaCloudConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import request_finished
 
+        import arcadia_cloud.api.schema  # noqa: F401  (registers the bearer-token scheme)
         from arcadia_cloud.api.middleware import (
             forget_request_id,
             install_request_id_on_log_records,
