@@ -7,6 +7,8 @@ from arcadia_cloud.api.views import MeView, healthz
 api_v1 = [
     path("me", MeView.as_view(), name="me"),
     path("", include("deployments.api.urls")),
+    path("", include("catalog.api.urls")),
+    path("", include("subscriptions.api.urls")),
     path(
         "schema",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

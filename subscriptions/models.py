@@ -1,1 +1,106 @@
-"""Subscription models: the binding of a deployment to a priced plan version."""
+"""Subscription models: the binding of a deployment to a priced plan version.
+
+The deployment is referenced by string so this app never imports deployments
+code (deployments depends on subscriptions, not the other way round).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from subscriptions.periods import current_month_period
+
+
+class Status(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+def _default_period_start():
+    return current_month_period()[0]
+
+
+def _default_period_end():
+    return current_month_period()[1]
+
+
+class Subscription(models.Model):
+    # OneToOne = a unique index on deployment_id: the database, not a check in
+    # Python, decides which of two racing subscribe requests wins.
+    deployment = models.OneToOneField(
+        "deployments.Deployment", on_delete=models.PROTECT, related_name="subscription"
+    )
+    plan_version = models.ForeignKey(
+        "catalog.PlanVersion", on_delete=models.PROTECT, related_name="subscriptions"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # Half-open [start, end): the default is the current calendar month in UTC.
+    current_period_start = models.DateField(default=_default_period_start)
+    current_period_end = models.DateField(default=_default_period_end)
+    trial_ends_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=Status.values), name="subscription_status_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(current_period_end__gt=models.F("current_period_start")),
+                name="subscription_period_not_empty",
+            ),
+        ]
+        permissions = [("change_plan_subscription", "Can move a subscription to another plan")]
+
+    def __str__(self) -> str:
+        return f"subscription of {self.deployment_id}"
+
+
+class SubscriptionAddon(models.Model):
+    """An add-on as it was sold: code, kind, qty and price are copied from the
+    live add-on at attach time, so a later catalog change never reprices this
+    subscriber. Written only by `subscriptions.services.attach_addon`."""
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="addons")
+    addon = models.ForeignKey("catalog.Addon", on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(max_length=63)
+    resource_kind = models.CharField(max_length=63)
+    qty = models.PositiveIntegerField()
+    price_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    attached_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["subscription", "id"], name="subaddon_subscription")]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.price_cents} {self.currency})"
+
+
+class PlanChange(models.Model):
+    """One plan-version change of a subscription. Append-only."""
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="plan_changes"
+    )
+    from_version = models.ForeignKey(
+        "catalog.PlanVersion", on_delete=models.PROTECT, related_name="+"
+    )
+    to_version = models.ForeignKey(
+        "catalog.PlanVersion", on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    actor = models.CharField(max_length=254)
+    request_id = models.CharField(max_length=128, blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["subscription", "id"], name="planchange_subscription")]
+
+    def __str__(self) -> str:
+        return f"{self.subscription_id}: {self.from_version_id} → {self.to_version_id}"

@@ -1,0 +1,208 @@
+"""Catalog admin: plans with their versions, add-ons.
+
+Every write goes through `catalog.services`; a published version is shown
+read-only (its terms are frozen, and on PostgreSQL the database refuses too).
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+
+from arcadia_cloud.errors import DomainError
+from catalog import services
+from catalog.models import Addon, Plan, PlanVersion
+
+VERSION_FIELDS = [
+    "plan",
+    "version",
+    "price_cents",
+    "currency",
+    "interval",
+    "included_quotas",
+    "published_at",
+    "retired_at",
+    "created_at",
+]
+
+
+def version_status(version: PlanVersion) -> str:
+    if version.is_retired:
+        return "retired"
+    if version.is_published:
+        return "published"
+    return "draft"
+
+
+class PlanVersionInline(admin.TabularInline):
+    """Versions at a glance; each is edited (while a draft) on its own page."""
+
+    model = PlanVersion
+    fields = ["version", "status", "price_cents", "currency", "interval", "included_quotas"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ["-version"]
+
+    @admin.display(description="status")
+    def status(self, obj: PlanVersion) -> str:
+        return version_status(obj)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "versions_on_sale", "created_at"]
+    search_fields = ["code", "name"]
+    fields = ["code", "name", "description", "created_at"]
+    inlines = [PlanVersionInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # the code is how API clients name a plan: fixed once created
+        return ["code", "created_at"] if obj else ["created_at"]
+
+    @admin.display(description="versions on sale")
+    def versions_on_sale(self, obj: Plan) -> int:
+        return obj.versions.filter(published_at__isnull=False, retired_at__isnull=True).count()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name", "description"])
+            return
+        created = services.create_plan(code=obj.code, name=obj.name, description=obj.description)
+        obj.pk = created.pk
+        obj._state.adding = False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class VersionStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("draft", "draft"), ("published", "on sale"), ("retired", "retired")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "draft":
+            return queryset.filter(published_at__isnull=True)
+        if self.value() == "published":
+            return queryset.filter(Q(published_at__isnull=False) & Q(retired_at__isnull=True))
+        if self.value() == "retired":
+            return queryset.filter(retired_at__isnull=False)
+        return queryset
+
+
+@admin.register(PlanVersion)
+class PlanVersionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "status", "price_cents", "currency", "published_at", "retired_at"]
+    list_filter = [VersionStatusFilter, "plan"]
+    list_select_related = ["plan"]
+    search_fields = ["plan__code"]
+    ordering = ["plan__code", "-version"]
+    actions = ["publish", "retire"]
+
+    @admin.display(description="status")
+    def status(self, obj: PlanVersion) -> str:
+        return version_status(obj)
+
+    def get_fields(self, request, obj=None):
+        return VERSION_FIELDS if obj else ["plan", *PlanVersion.TERMS]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        if obj.is_published:
+            return VERSION_FIELDS  # frozen: a price change is a new version
+        return ["plan", "version", "published_at", "retired_at", "created_at"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # drafts only; a published version may be bound to subscribers
+        if obj is not None and obj.is_published:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created = services.create_plan_version(
+                plan=obj.plan,
+                price_cents=obj.price_cents,
+                currency=obj.currency,
+                interval=obj.interval,
+                included_quotas=obj.included_quotas,
+            )
+            obj.pk, obj.version, obj.created_at = created.pk, created.version, created.created_at
+            obj._state.adding = False
+            return
+        terms = {name: getattr(obj, name) for name in form.changed_data if name in obj.TERMS}
+        if terms:
+            services.update_draft_version(plan_version=obj, **terms)
+
+    @admin.action(description="Publish (freezes the terms)", permissions=["change"])
+    def publish(self, request, queryset):
+        self._apply(request, queryset, services.publish_plan_version, "published")
+
+    @admin.action(description="Retire (no new subscribers)", permissions=["change"])
+    def retire(self, request, queryset):
+        self._apply(request, queryset, services.retire_plan_version, "retired")
+
+    def _apply(self, request, queryset, service, verb: str) -> None:
+        done = 0
+        for version in queryset.select_related("plan").order_by("pk"):
+            try:
+                service(plan_version=version)
+                done += 1
+            except (DomainError, ValidationError) as exc:
+                self.message_user(request, f"{version}: {exc}", messages.WARNING)
+        if done:
+            self.message_user(request, f"{done} version(s) {verb}.", messages.SUCCESS)
+
+
+@admin.register(Addon)
+class AddonAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "resource_kind", "qty", "price_cents", "currency", "active"]
+    list_filter = ["active", "resource_kind", "currency"]
+    search_fields = ["code", "name", "resource_kind"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code", "created_at", "updated_at"] if obj else []
+
+    def get_fields(self, request, obj=None):
+        fields = ["code", "name", "resource_kind", "qty", "price_cents", "currency", "active"]
+        return [*fields, "created_at", "updated_at"] if obj else fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None and "price_cents" in form.base_fields:
+            form.base_fields[
+                "price_cents"
+            ].help_text = "Applies to future attaches only: subscribers keep the price they bought."
+        return form
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created = services.create_addon(
+                code=obj.code,
+                name=obj.name,
+                resource_kind=obj.resource_kind,
+                qty=obj.qty,
+                price_cents=obj.price_cents,
+                currency=obj.currency,
+                active=obj.active,
+            )
+            obj.pk = created.pk
+            obj._state.adding = False
+            return
+        changes = {name: getattr(obj, name) for name in form.changed_data}
+        if changes:
+            services.update_addon(addon=obj, **changes)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # subscribers' snapshots point at the add-on: deactivate it instead
+        return False

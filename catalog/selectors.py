@@ -1,0 +1,49 @@
+"""Catalog reads. The catalog is public to every authenticated caller, so these
+are not tenant-scoped."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from catalog.models import Addon, Plan, PlanVersion
+
+LIVE = Q(published_at__isnull=False, retired_at__isnull=True)
+
+
+def live_versions() -> QuerySet[PlanVersion]:
+    """Versions on sale: published and not retired."""
+    return PlanVersion.objects.filter(LIVE)
+
+
+def active_version(plan: Plan) -> PlanVersion | None:
+    """The plan's active version: the newest published, not retired one."""
+    return live_versions().filter(plan=plan).order_by("-version").first()
+
+
+def resolve_plan_version(*, plan_code: str, version: int | None = None) -> PlanVersion | None:
+    """The version to sell for `plan_code`: `version` if given (it must be on
+    sale), else the active version. None when there is nothing to sell."""
+    rows = live_versions().select_related("plan").filter(plan__code=plan_code)
+    if version is not None:
+        return rows.filter(version=version).first()
+    return rows.order_by("-version").first()
+
+
+def plans_on_sale() -> list[tuple[Plan, PlanVersion]]:
+    """Every plan with an active version, cheapest first, in two queries
+    (plans, then their live versions)."""
+    plans = Plan.objects.prefetch_related(
+        Prefetch("versions", queryset=live_versions().order_by("-version"), to_attr="live")
+    )
+    pairs = [(plan, plan.live[0]) for plan in plans if plan.live]
+    pairs.sort(key=lambda pair: (pair[1].price_cents, pair[0].code))
+    return pairs
+
+
+def addons_on_sale() -> QuerySet[Addon]:
+    return Addon.objects.filter(active=True).order_by("resource_kind", "price_cents", "code")
+
+
+def get_addons_on_sale(codes) -> dict[str, Addon]:
+    """code -> add-on for those of `codes` that exist and are active."""
+    return {a.code: a for a in Addon.objects.filter(code__in=set(codes), active=True)}

@@ -1,0 +1,93 @@
+"""Subscription API input validation and, for the OpenAPI document, the output
+shape rendered by `subscriptions.rendering` (a test keeps the two in step)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from subscriptions.models import Status
+
+CODE_MAX = 63
+VERSION_MAX = 2**31 - 1  # the column's range: a larger number is a field error, not a 500
+# Wider than the catalog's own code pattern on purpose: a well-formed code that
+# is not in the catalog is answered as unknown (404 plan / 422 unknown_addons),
+# only strings that cannot be a code at all are field errors.
+CODE_SHAPE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$"
+
+
+class CodeField(serializers.RegexField):
+    """A catalog code: a JSON string only (DRF's CharField would accept 12 as "12")."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", CODE_MAX)
+        super().__init__(CODE_SHAPE, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class SubscribeIn(serializers.Serializer):
+    plan_code = CodeField()
+    addons = serializers.ListField(
+        child=CodeField(),
+        required=False,
+        default=list,
+        max_length=50,
+        help_text="Add-on codes to attach at the price of today; repeat a code to stack it.",
+    )
+    version = serializers.IntegerField(
+        min_value=1,
+        max_value=VERSION_MAX,
+        required=False,
+        allow_null=True,
+        help_text="A specific published version; default the plan's active version.",
+    )
+
+
+class AttachAddonIn(serializers.Serializer):
+    addon_code = CodeField()
+
+
+class ChangePlanIn(serializers.Serializer):
+    plan_code = CodeField()
+    version = serializers.IntegerField(
+        min_value=1, max_value=VERSION_MAX, required=False, allow_null=True
+    )
+
+
+class SubscriptionAddonOut(serializers.Serializer):
+    addon_id = serializers.IntegerField()
+    code = serializers.CharField()
+    resource_kind = serializers.CharField()
+    qty = serializers.IntegerField(min_value=1)
+    price_cents = serializers.IntegerField(min_value=0)
+    currency = serializers.CharField(min_length=3, max_length=3)
+
+
+class SubscriptionOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    plan_code = serializers.CharField()
+    plan_version_id = serializers.IntegerField()
+    plan_version = serializers.IntegerField(min_value=1)
+    price_cents = serializers.IntegerField(min_value=0)
+    currency = serializers.CharField(min_length=3, max_length=3)
+    current_period_start = serializers.DateField()
+    current_period_end = serializers.DateField()
+    trial_ends_at = serializers.DateTimeField(allow_null=True)
+    addons = SubscriptionAddonOut(many=True)
+
+
+class SubscriptionEnvelope(serializers.Serializer):
+    subscription = SubscriptionOut()
+
+
+class SubscriptionErrorOut(serializers.Serializer):
+    error = serializers.JSONField(
+        help_text="An error code, or for invalid input an object of field -> messages."
+    )
+    codes = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="With `unknown_addons`."
+    )

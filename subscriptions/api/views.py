@@ -1,0 +1,133 @@
+"""Subscription endpoints under a deployment: parse, call one service, render.
+
+The deployment is looked up through the tenant scope first, so another
+tenant's deployment answers 404 exactly like a missing one. Rights beyond
+visibility (tenant identities of the deployment, platform admins) follow from
+that scope: whoever may see the deployment may manage its subscription.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from arcadia_cloud.api.rendering import actor_for
+from arcadia_cloud.errors import NotFound
+from deployments.selectors import get_deployment_visible_to
+from subscriptions import selectors
+from subscriptions.api.serializers import (
+    AttachAddonIn,
+    ChangePlanIn,
+    SubscribeIn,
+    SubscriptionEnvelope,
+    SubscriptionErrorOut,
+)
+from subscriptions.errors import SubscriptionNotFound
+from subscriptions.services import attach_addon, change_plan_version, create_subscription
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(SubscriptionErrorOut, description=description)
+
+
+COMMON = {
+    400: _error("Malformed JSON"),
+    401: _error("Missing or bad token"),
+    404: _error("No such deployment (or another tenant's), or no such plan/version"),
+}
+
+
+class _DeploymentScoped(APIView):
+    def deployment(self, request, pk):
+        deployment = get_deployment_visible_to(request.user, pk)
+        if deployment is None:
+            raise NotFound()
+        return deployment
+
+    def subscription(self, request, pk):
+        subscription = selectors.get_subscription_for_deployment(self.deployment(request, pk).pk)
+        if subscription is None:
+            raise SubscriptionNotFound()
+        return subscription
+
+
+class SubscribeView(_DeploymentScoped):
+    @extend_schema(
+        operation_id="deployments_subscribe",
+        summary="Subscribe a deployment to a plan, with add-ons at today's prices",
+        request=SubscribeIn,
+        responses={
+            201: SubscriptionEnvelope,
+            409: _error("The deployment already has a subscription"),
+            422: _error("Unknown add-ons (nothing created), bad input, or not subscribable"),
+            **COMMON,
+        },
+    )
+    def post(self, request, pk):
+        deployment = self.deployment(request, pk)
+        data = SubscribeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        subscription = create_subscription(
+            deployment_id=deployment.pk,
+            plan_code=values["plan_code"],
+            addon_codes=values.get("addons") or [],
+            version=values.get("version"),
+            actor=actor_for(request),
+        )
+        return Response(
+            {"subscription": selectors.subscription_payload(subscription.pk)},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class AttachAddonView(_DeploymentScoped):
+    @extend_schema(
+        operation_id="deployments_subscription_attach_addon",
+        summary="Attach one add-on to the subscription at today's price",
+        request=AttachAddonIn,
+        responses={
+            201: SubscriptionEnvelope,
+            422: _error("Unknown add-on, cancelled subscription, currency mismatch, bad input"),
+            **COMMON,
+        },
+    )
+    def post(self, request, pk):
+        subscription = self.subscription(request, pk)
+        data = AttachAddonIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        attach_addon(
+            subscription=subscription,
+            addon_code=data.validated_data["addon_code"],
+            actor=actor_for(request),
+        )
+        return Response(
+            {"subscription": selectors.subscription_payload(subscription.pk)},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ChangePlanView(_DeploymentScoped):
+    @extend_schema(
+        operation_id="deployments_subscription_change_plan",
+        summary="Move the subscription to another plan version (recorded)",
+        request=ChangePlanIn,
+        responses={
+            200: SubscriptionEnvelope,
+            422: _error("Already on that version, cancelled subscription, bad input"),
+            **COMMON,
+        },
+    )
+    def post(self, request, pk):
+        subscription = self.subscription(request, pk)
+        data = ChangePlanIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        change_plan_version(
+            subscription=subscription,
+            plan_code=data.validated_data["plan_code"],
+            version=data.validated_data.get("version"),
+            actor=actor_for(request),
+        )
+        return Response({"subscription": selectors.subscription_payload(subscription.pk)})

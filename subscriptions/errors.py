@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from arcadia_cloud.errors import DomainError
+
+
+class SubscriptionExists(DomainError):
+    category = "conflict"
+    code = "subscription_exists"
+
+
+class SubscriptionNotFound(DomainError):
+    """The deployment (visible to the caller) has no subscription."""
+
+    category = "not_found"
+    code = "subscription_not_found"
+
+
+class UnknownAddons(DomainError):
+    """Add-on codes that are not in the catalog (or not on sale)."""
+
+    category = "invalid"
+    code = "unknown_addons"
+
+    def __init__(self, codes):
+        self.codes = sorted(set(codes))
+        super().__init__(f"unknown add-ons: {', '.join(self.codes)}")
+
+    def body(self) -> dict:
+        return {"error": self.code, "codes": self.codes}
+
+
+class DeploymentNotSubscribable(DomainError):
+    """Cancelled and archived deployments cannot take a new subscription."""
+
+    category = "invalid"
+    code = "deployment_not_subscribable"
+
+    def __init__(self, state: str):
+        super().__init__(f"a {state} deployment cannot be subscribed")
+        self.state = state
+
+    def body(self) -> dict:
+        return {"error": self.code, "state": self.state}
+
+
+class SubscriptionCancelled(DomainError):
+    """A cancelled subscription takes no add-ons and no plan changes."""
+
+    category = "invalid"
+    code = "subscription_cancelled"
+
+
+class CurrencyMismatch(DomainError):
+    """An add-on priced in another currency than the subscription's plan."""
+
+    category = "invalid"
+    code = "currency_mismatch"
+
+    def __init__(self, expected: str, actual: str):
+        super().__init__(f"expected {expected}, got {actual}")
+        self.expected = expected
+        self.actual = actual
+
+    def body(self) -> dict:
+        return {"error": self.code, "expected": self.expected, "actual": self.actual}
+
+
+class PlanVersionUnchanged(DomainError):
+    category = "invalid"
+    code = "plan_version_unchanged"

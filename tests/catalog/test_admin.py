@@ -1,0 +1,186 @@
+"""Catalog admin: versions read-only once published, publish/retire through the
+service, add-on price changes for future attaches only."""
+
+import pytest
+
+from arcadia_cloud.models import User
+from catalog.models import Addon, Plan, PlanVersion
+from catalog.services import create_plan_version
+
+pytestmark = pytest.mark.usefixtures("seeded")
+
+
+@pytest.fixture
+def staff(db):
+    return User.objects.create_superuser(email="ops@arcadia.example", password=None)
+
+
+@pytest.fixture
+def admin_web(client, staff):
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def draft():
+    return create_plan_version(
+        plan=Plan.objects.get(code="studio"), price_cents=5900, currency="USD"
+    )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/catalog/plan/",
+        "/admin/catalog/planversion/",
+        "/admin/catalog/planversion/?status=draft",
+        "/admin/catalog/addon/",
+        "/admin/catalog/plan/add/",
+        "/admin/catalog/planversion/add/",
+        "/admin/catalog/addon/add/",
+    ],
+)
+def test_catalog_admin_pages_load(admin_web, path):
+    assert admin_web.get(path).status_code == 200
+
+
+def test_plan_page_lists_versions_inline(admin_web):
+    plan = Plan.objects.get(code="studio")
+    page = admin_web.get(f"/admin/catalog/plan/{plan.pk}/change/").content.decode()
+    assert "published" in page
+    assert 'name="versions-0-price_cents"' not in page  # inline is read-only
+
+
+def test_published_version_page_is_read_only(admin_web):
+    version = PlanVersion.objects.get(plan__code="studio")
+    url = f"/admin/catalog/planversion/{version.pk}/change/"
+    page = admin_web.get(url).content.decode()
+    assert 'name="price_cents"' not in page
+    assert "Delete" not in page.split('class="submit-row"')[-1][:500]
+    admin_web.post(url, {"price_cents": "1", "currency": "EUR", "included_quotas": "{}"})
+    version.refresh_from_db()
+    assert (version.price_cents, version.currency) == (4900, "USD")
+
+
+def test_draft_version_is_editable_and_publishable(admin_web, draft):
+    url = f"/admin/catalog/planversion/{draft.pk}/change/"
+    assert 'name="price_cents"' in admin_web.get(url).content.decode()
+    response = admin_web.post(
+        url,
+        {
+            "price_cents": "6400",
+            "currency": "USD",
+            "interval": "month",
+            "included_quotas": '{"seats": 8}',
+        },
+    )
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert (draft.price_cents, draft.included_quotas) == (6400, {"seats": 8})
+    admin_web.post(
+        "/admin/catalog/planversion/", {"action": "publish", "_selected_action": [draft.pk]}
+    )
+    draft.refresh_from_db()
+    assert draft.is_published
+    assert 'name="price_cents"' not in admin_web.get(url).content.decode()
+
+
+def test_add_version_takes_the_next_number_as_a_draft(admin_web):
+    plan = Plan.objects.get(code="team")
+    response = admin_web.post(
+        "/admin/catalog/planversion/add/",
+        {
+            "plan": plan.pk,
+            "price_cents": "24900",
+            "currency": "USD",
+            "interval": "month",
+            "included_quotas": '{"seats": 30}',
+        },
+    )
+    assert response.status_code == 302
+    created = PlanVersion.objects.get(plan=plan, version=2)
+    assert created.published_at is None
+    assert created.price_cents == 24900
+
+
+def test_retire_action_takes_a_version_off_sale(admin_web):
+    version = PlanVersion.objects.get(plan__code="hobby")
+    admin_web.post(
+        "/admin/catalog/planversion/", {"action": "retire", "_selected_action": [version.pk]}
+    )
+    version.refresh_from_db()
+    assert version.is_retired
+
+
+def test_publish_action_on_a_published_version_warns_and_changes_nothing(admin_web):
+    version = PlanVersion.objects.get(plan__code="hobby")
+    before = version.published_at
+    response = admin_web.post(
+        "/admin/catalog/planversion/",
+        {"action": "publish", "_selected_action": [version.pk]},
+        follow=True,
+    )
+    assert "already published" in response.content.decode()
+    version.refresh_from_db()
+    assert version.published_at == before
+
+
+def test_addon_price_change_through_admin(admin_web):
+    addon = Addon.objects.get(code="storage_50gb")
+    response = admin_web.post(
+        f"/admin/catalog/addon/{addon.pk}/change/",
+        {
+            "name": addon.name,
+            "resource_kind": "storage_gb",
+            "qty": "50",
+            "price_cents": "800",
+            "currency": "USD",
+            "active": "on",
+        },
+    )
+    assert response.status_code == 302
+    addon.refresh_from_db()
+    assert addon.price_cents == 800
+
+
+def test_addon_cannot_be_deleted(admin_web):
+    addon = Addon.objects.get(code="storage_50gb")
+    assert admin_web.get(f"/admin/catalog/addon/{addon.pk}/delete/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "quotas", ['{"seats": -1}', '{"seats": 1.5}', '["seats"]', '{"seats": true}', "not json"]
+)
+def test_bad_quotas_are_a_form_error_not_a_crash(admin_web, quotas):
+    plan = Plan.objects.get(code="team")
+    response = admin_web.post(
+        "/admin/catalog/planversion/add/",
+        {
+            "plan": plan.pk,
+            "price_cents": "100",
+            "currency": "USD",
+            "interval": "month",
+            "included_quotas": quotas,
+        },
+    )
+    assert response.status_code == 200
+    assert "errorlist" in response.content.decode()
+    assert PlanVersion.objects.filter(plan=plan).count() == 1
+
+
+def test_bad_currency_is_a_form_error(admin_web):
+    addon = Addon.objects.get(code="seats_5")
+    response = admin_web.post(
+        f"/admin/catalog/addon/{addon.pk}/change/",
+        {
+            "name": addon.name,
+            "resource_kind": "seats",
+            "qty": "5",
+            "price_cents": "100",
+            "currency": "dollars",
+            "active": "on",
+        },
+    )
+    assert response.status_code == 200
+    addon.refresh_from_db()
+    assert (addon.price_cents, addon.currency) == (2500, "USD")

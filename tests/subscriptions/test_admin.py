@@ -1,0 +1,124 @@
+"""Subscriptions admin: snapshots and plan changes read-only, change-plan action
+through the service."""
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from arcadia_cloud.models import User
+from catalog.models import PlanVersion
+from subscriptions.models import PlanChange, Subscription, SubscriptionAddon
+from subscriptions.services import change_plan_version, create_subscription
+from tests.factories import IdentityFactory
+
+pytestmark = pytest.mark.usefixtures("seeded")
+
+
+@pytest.fixture
+def staff(db):
+    return User.objects.create_superuser(email="ops@arcadia.example", password=None)
+
+
+@pytest.fixture
+def admin_web(client, staff):
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def subscription(deployment, system_actor):
+    return create_subscription(
+        deployment_id=deployment.pk,
+        plan_code="studio",
+        addon_codes=["storage_50gb"],
+        actor=system_actor,
+    )
+
+
+def test_subscription_pages_load_read_only(admin_web, subscription, system_actor):
+    change_plan_version(subscription=subscription, plan_code="team", actor=system_actor)
+    assert admin_web.get("/admin/subscriptions/subscription/").status_code == 200
+    assert admin_web.get("/admin/subscriptions/subscription/?q=shop").status_code == 200
+    page = admin_web.get(f"/admin/subscriptions/subscription/{subscription.pk}/change/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "storage_50gb" in html
+    assert "750" in html
+    assert 'name="addons-0-price_cents"' not in html
+    assert 'name="status"' not in html
+    assert admin_web.get("/admin/subscriptions/planchange/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/subscriptions/subscription/add/",
+        "/admin/subscriptions/planchange/add/",
+    ],
+)
+def test_no_add_through_admin(admin_web, path):
+    assert admin_web.get(path).status_code == 403
+
+
+def test_no_delete_or_edit_of_records(admin_web, subscription, system_actor):
+    change_plan_version(subscription=subscription, plan_code="team", actor=system_actor)
+    change = PlanChange.objects.get()
+    assert (
+        admin_web.get(f"/admin/subscriptions/subscription/{subscription.pk}/delete/").status_code
+        == 403
+    )
+    assert admin_web.get(f"/admin/subscriptions/planchange/{change.pk}/delete/").status_code == 403
+    admin_web.post(
+        f"/admin/subscriptions/planchange/{change.pk}/change/", {"actor": "someone else"}
+    )
+    assert PlanChange.objects.get().actor == "system:tests"
+    assert SubscriptionAddon.objects.get().price_cents == 750
+
+
+def test_change_plan_action_asks_then_calls_the_service(admin_web, staff, subscription):
+    url = "/admin/subscriptions/subscription/"
+    # the action first shows a form
+    page = admin_web.post(url, {"action": "change_plan", "_selected_action": [subscription.pk]})
+    assert page.status_code == 200
+    assert 'name="plan"' in page.content.decode()
+    assert PlanChange.objects.count() == 0
+    # submitting it moves the subscription and records who did it
+    response = admin_web.post(
+        url,
+        {
+            "action": "change_plan",
+            "_selected_action": [subscription.pk],
+            "apply": "1",
+            "plan": "enterprise",
+            "version": "",
+        },
+        HTTP_X_REQUEST_ID="admin-req-1",
+    )
+    assert response.status_code == 302
+    enterprise = PlanVersion.objects.get(plan__code="enterprise")
+    assert Subscription.objects.get().plan_version_id == enterprise.id
+    change = PlanChange.objects.get()
+    assert (change.to_version_id, change.actor, change.request_id) == (
+        enterprise.id,
+        staff.email,
+        "admin-req-1",
+    )
+
+
+def test_change_plan_action_needs_the_permission(client, tenant, subscription):
+    viewer = IdentityFactory(email="viewer@arcadia.example", tenant=tenant, is_staff=True)
+
+    viewer.user_permissions.add(Permission.objects.get(codename="view_subscription"))
+    client.force_login(viewer)
+    page = client.get("/admin/subscriptions/subscription/")
+    assert page.status_code == 200
+    assert "change_plan" not in page.content.decode()
+    client.post(
+        "/admin/subscriptions/subscription/",
+        {
+            "action": "change_plan",
+            "_selected_action": [subscription.pk],
+            "apply": "1",
+            "plan": "team",
+        },
+    )
+    assert PlanChange.objects.count() == 0

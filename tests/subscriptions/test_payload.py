@@ -1,0 +1,53 @@
+"""The subscription's API shape on the deployment show endpoint: a hot path,
+pinned to two queries whatever the number of add-ons."""
+
+import pytest
+
+from subscriptions.api.serializers import SubscriptionAddonOut, SubscriptionOut
+from subscriptions.selectors import subscription_payload_for_deployment
+from subscriptions.services import attach_addon, create_subscription
+
+pytestmark = pytest.mark.usefixtures("seeded")
+
+
+@pytest.fixture
+def subscription(deployment, system_actor):
+    subscription = create_subscription(
+        deployment_id=deployment.pk,
+        plan_code="studio",
+        addon_codes=["storage_50gb", "seats_5"],
+        actor=system_actor,
+    )
+    for _ in range(8):
+        attach_addon(subscription=subscription, addon_code="gpu_hours_10", actor=system_actor)
+    return subscription
+
+
+def test_payload_is_two_queries(deployment, subscription, django_assert_max_num_queries):
+    # 1: subscription JOIN plan_version JOIN plan; 2: its add-on lines
+    with django_assert_max_num_queries(2):
+        payload = subscription_payload_for_deployment(deployment.pk)
+    assert len(payload["addons"]) == 10
+    assert set(payload) == set(SubscriptionOut().fields)
+    assert set(payload["addons"][0]) == set(SubscriptionAddonOut().fields)
+    assert payload["plan_code"] == "studio"
+
+
+def test_no_subscription_is_none_in_one_query(deployment, django_assert_max_num_queries):
+    # 1: subscription JOIN plan_version JOIN plan (no row)
+    with django_assert_max_num_queries(1):
+        assert subscription_payload_for_deployment(deployment.pk) is None
+
+
+def test_deployment_show_embeds_the_subscription(tenant_client, deployment, subscription):
+    body = tenant_client.get(f"/api/v1/deployments/{deployment.pk}").json()
+    assert body["subscription"] == subscription_payload_for_deployment(deployment.pk)
+    assert body["subscription"]["id"] == subscription.pk
+    assert [a["code"] for a in body["subscription"]["addons"][:2]] == ["storage_50gb", "seats_5"]
+
+
+def test_deployment_show_without_subscription_is_null(tenant_client, tenant):
+    from tests.factories import make_deployment
+
+    bare = make_deployment(tenant, slug="bare")
+    assert tenant_client.get(f"/api/v1/deployments/{bare.pk}").json()["subscription"] is None

@@ -1,0 +1,47 @@
+"""A catalog change never reprices an existing subscriber, and does price the next one."""
+
+import pytest
+
+from catalog.models import Addon, Plan
+from catalog.services import (
+    change_addon_price,
+    create_plan_version,
+    publish_plan_version,
+    update_addon,
+)
+from subscriptions.selectors import subscription_payload_for_deployment
+from subscriptions.services import attach_addon, create_subscription
+from tests.factories import make_deployment
+
+pytestmark = pytest.mark.usefixtures("seeded")
+
+
+def test_new_plan_version_prices_new_subscribers_only(tenant, system_actor):
+    early = make_deployment(tenant, slug="early")
+    late = make_deployment(tenant, slug="late")
+    create_subscription(deployment_id=early.pk, plan_code="studio", actor=system_actor)
+    # when studio's price changes: a new version, published
+    v2 = create_plan_version(plan=Plan.objects.get(code="studio"), price_cents=5900, currency="USD")
+    publish_plan_version(plan_version=v2)
+    create_subscription(deployment_id=late.pk, plan_code="studio", actor=system_actor)
+    early_terms = subscription_payload_for_deployment(early.pk)
+    late_terms = subscription_payload_for_deployment(late.pk)
+    assert (early_terms["plan_version"], early_terms["price_cents"]) == (1, 4900)
+    assert (late_terms["plan_version"], late_terms["price_cents"]) == (2, 5900)
+
+
+def test_addon_price_qty_and_currency_changes_reach_future_attaches_only(tenant, system_actor):
+    deployment = make_deployment(tenant, slug="store")
+    subscription = create_subscription(
+        deployment_id=deployment.pk,
+        plan_code="team",
+        addon_codes=["storage_500gb"],
+        actor=system_actor,
+    )
+    storage = Addon.objects.get(code="storage_500gb")
+    update_addon(addon=storage, qty=400, name="Extra storage 400 GB")
+    change_addon_price(addon=storage, price_cents=5000)
+    attach_addon(subscription=subscription, addon_code="storage_500gb", actor=system_actor)
+    lines = subscription_payload_for_deployment(deployment.pk)["addons"]
+    assert [(a["qty"], a["price_cents"]) for a in lines] == [(500, 6000), (400, 5000)]
+    assert {a["addon_id"] for a in lines} == {storage.id}
