@@ -15,6 +15,8 @@ from django.test import RequestFactory
 from arcadia_cloud.actors import Actor
 from deployments.models import BillingOverrideChange, Deployment, DeploymentEvent
 from deployments.services import set_billing_override
+from subscriptions.models import PlanChange
+from subscriptions.services import change_plan_version, create_subscription
 from tests.factories import PlatformAdminFactory, make_deployment
 from tests.reliability.conftest import post_json
 
@@ -125,11 +127,37 @@ def test_flush_still_empties_the_database_and_keeps_the_guard(event, tenant):
         DeploymentEvent.objects.filter(pk=fresh.pk).update(reason="x")
 
 
+@pytest.fixture
+def plan_change(tenant):
+    call_command("seed_catalog", verbosity=0)
+    deployment = make_deployment(tenant, slug="replanned")
+    actor = Actor.system("system:tests")
+    subscription = create_subscription(deployment_id=deployment.pk, plan_code="studio", actor=actor)
+    change_plan_version(subscription=subscription, plan_code="team", actor=actor)
+    return PlanChange.objects.get(subscription=subscription)
+
+
+def test_plan_change_records_are_append_only(plan_change):
+    with _refused():
+        PlanChange.objects.filter(pk=plan_change.pk).update(actor="someone else")
+    plan_change.to_version_id = plan_change.from_version_id
+    with _refused():
+        plan_change.save()
+    with _refused():
+        plan_change.delete()
+    with _refused(), connection.cursor() as cursor:
+        cursor.execute("UPDATE subscriptions_planchange SET request_id = 'forged'")
+    with _refused(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM subscriptions_planchange")
+    assert PlanChange.objects.get(pk=plan_change.pk).actor == "system:tests"
+
+
 def test_admin_grants_no_change_or_delete_on_audit_rows(platform_admin):
     request = RequestFactory().get("/admin/")
     request.user = platform_admin
     platform_admin.is_superuser = True
-    registered = [m for m in (DeploymentEvent, BillingOverrideChange) if m in admin.site._registry]
+    audit_models = (DeploymentEvent, BillingOverrideChange, PlanChange)
+    registered = [m for m in audit_models if m in admin.site._registry]
     if not registered:
         pytest.skip("audit models are not registered in the admin")
     for model in registered:

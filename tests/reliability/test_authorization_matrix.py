@@ -10,15 +10,19 @@ to a nonexistent one's, and a refused request must change nothing.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from arcadia_cloud.actors import Actor
 from arcadia_cloud.models import ApiToken
 from deployments.models import Deployment, DeploymentEvent
+from subscriptions.models import PlanChange, Subscription, SubscriptionAddon
+from subscriptions.services import create_subscription
 from tests.factories import make_deployment, token_for
 from tests.reliability.conftest import bearer, post_json
 
@@ -61,7 +65,8 @@ class Row:
     statuses: dict
     body: dict | None = None
     objects: bool = False
-    extra: dict = field(default_factory=dict)
+    #: "subscribed": both deployments have a subscription before the request
+    given: str | None = None
 
 
 def _same(status):
@@ -79,6 +84,17 @@ def _authed(tenant, other, admin):
 
 _SCOPED = (200, 404, 404)  # own, foreign, missing
 _OBJ_401 = (401, 401, 401)
+
+
+def _per_object(ok: int) -> dict:
+    """An object route whoever sees the deployment may use (tenant scope, or admin)."""
+    return {
+        **dict.fromkeys(UNAUTHENTICATED, _OBJ_401),
+        "tenant": (ok, 404, 404),
+        "other_tenant": (ok, 404, 404),
+        "platform_admin": (ok, ok, 404),
+    }
+
 
 EXPECTED: dict[tuple[str, str], Row] = {
     ("me", "GET"): Row(_authed(200, 200, 200)),
@@ -123,6 +139,17 @@ EXPECTED: dict[tuple[str, str], Row] = {
         body={"to_state": "cancelled", "reason": "matrix"},
         objects=True,
     ),
+    ("plan-list", "GET"): Row(_authed(200, 200, 200)),
+    ("addon-list", "GET"): Row(_authed(200, 200, 200)),
+    ("deployment-subscribe", "POST"): Row(
+        _per_object(201), body={"plan_code": "studio", "addons": ["storage_50gb"]}, objects=True
+    ),
+    ("deployment-subscription-addons", "POST"): Row(
+        _per_object(201), body={"addon_code": "seats_5"}, objects=True, given="subscribed"
+    ),
+    ("deployment-subscription-change-plan", "POST"): Row(
+        _per_object(200), body={"plan_code": "team"}, objects=True, given="subscribed"
+    ),
 }
 
 ROUTES = api_routes()
@@ -138,6 +165,7 @@ def test_every_api_route_has_a_row():
 def world(tenant, other_tenant, tenant_identity, other_identity, platform_admin):
     """Callers and objects. 'own' is the caller's tenant's deployment (acme's for
     callers without a tenant), 'foreign' the other tenant's."""
+    call_command("seed_catalog", verbosity=0)
     acme = make_deployment(tenant, slug="acme-app")
     globex = make_deployment(other_tenant, slug="globex-app")
     revoked = token_for(tenant_identity, name="revoked")
@@ -159,13 +187,23 @@ def world(tenant, other_tenant, tenant_identity, other_identity, platform_admin)
         }
         for role in ROLES
     }
-    return {"clients": clients, "objects": objects, "acme": tenant}
+    return {"clients": clients, "objects": objects, "acme": tenant, "deployments": [acme, globex]}
+
+
+def _subscribe_all(world):
+    for deployment in world["deployments"]:
+        create_subscription(
+            deployment_id=deployment.pk, plan_code="studio", actor=Actor.system("system:tests")
+        )
 
 
 def _snapshot():
     return (
         sorted(Deployment.objects.values_list("id", "state", "tenant_id", "updated_at")),
         DeploymentEvent.objects.count(),
+        sorted(Subscription.objects.values_list("id", "status", "plan_version_id")),
+        SubscriptionAddon.objects.count(),
+        PlanChange.objects.count(),
     )
 
 
@@ -185,6 +223,8 @@ def test_route_answers_each_caller_as_expected(world, name, method, kwargs, role
     row = EXPECTED.get((name, method))
     assert row is not None, f"no authorization row for {method} {name}"
     client = world["clients"][role]
+    if row.given == "subscribed":
+        _subscribe_all(world)
     if not row.objects:
         before = _snapshot()
         response = _call(client, method, reverse(name), row.body, world)

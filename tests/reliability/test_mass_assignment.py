@@ -92,3 +92,38 @@ def test_transition_changes_only_the_state(tenant_client, own_deployment, other_
     assert list(
         DeploymentEvent.objects.filter(deployment=own_deployment).values_list("to_state", flat=True)
     ) == ["active", "paused"]
+
+
+def test_subscribe_takes_prices_from_the_catalog_not_the_body(tenant_client, own_deployment):
+    from django.core.management import call_command
+
+    from catalog.models import Addon
+    from subscriptions.models import Subscription
+
+    call_command("seed_catalog", verbosity=0)
+    response = post_json(
+        tenant_client,
+        f"/api/v1/deployments/{own_deployment.pk}/subscribe",
+        {
+            "plan_code": "studio",
+            "addons": ["storage_50gb"],
+            "price_cents": 1,
+            "currency": "XXX",
+            "status": "cancelled",
+            "id": 999,
+            "plan_version_id": 999,
+            "current_period_end": "2999-01-01",
+            "addon_prices": {"storage_50gb": 0},
+            "deployment_id": "11111111-1111-1111-1111-111111111111",
+        },
+    )
+    assert response.status_code == 201, response.content
+    subscription = Subscription.objects.get(deployment=own_deployment)
+    assert subscription.status == "active"
+    assert subscription.plan_version.plan.code == "studio"
+    assert subscription.pk != 999
+    assert str(subscription.current_period_end) != "2999-01-01"
+    addon = subscription.addons.get()
+    live = Addon.objects.get(code="storage_50gb")
+    assert (addon.price_cents, addon.currency, addon.qty) == (live.price_cents, live.currency, 50)
+    assert response.json()["subscription"]["price_cents"] == subscription.plan_version.price_cents
