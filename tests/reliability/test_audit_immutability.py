@@ -205,3 +205,20 @@ def test_creation_event_through_the_api_carries_the_request_id(tenant_client):
         "req-create-1",
     )
     assert event.occurred_at.astimezone(UTC) == event.occurred_at
+
+
+def test_system_events_carry_a_run_id_shared_by_the_run(tenant):
+    from deployments.transitions import transition_state
+
+    run = Actor.system("system:dunning")
+    first = make_deployment(tenant, slug="dun-1")
+    second = make_deployment(tenant, slug="dun-2")
+    for deployment in (first, second):
+        transition_state(deployment_id=deployment.pk, to_state="past_due", actor=run)
+    ids = set(
+        DeploymentEvent.objects.filter(to_state="past_due").values_list("request_id", flat=True)
+    )
+    assert ids == {run.request_id}
+    assert run.request_id.startswith("run-")
+    assert Actor.system("system:dunning").request_id != run.request_id
+    assert Actor.system("x", request_id="cron-7").request_id == "cron-7"

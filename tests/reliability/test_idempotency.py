@@ -220,3 +220,19 @@ def test_prune_keeps_records_for_at_least_24_hours(tenant_client):
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["recent"]
     with pytest.raises(CommandError):
         call_command("prune_idempotency_keys", older_than_hours=1)
+
+
+def _post_routes():
+    from tests.reliability.test_authorization_matrix import api_routes
+
+    return [(name, kwargs) for name, method, kwargs in api_routes() if method == "POST"]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), _post_routes())
+def test_every_post_route_honours_the_header(tenant_client, own_deployment, name, kwargs):
+    from django.urls import reverse
+
+    path = reverse(name, kwargs=dict.fromkeys(kwargs, own_deployment.pk))
+    response = post_json(tenant_client, path, {}, HTTP_IDEMPOTENCY_KEY="bad key")
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["detail"]

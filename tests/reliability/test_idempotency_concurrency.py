@@ -119,3 +119,22 @@ def test_retry_while_the_first_is_in_flight_is_409_then_replays(monkeypatch):
     assert replay["Idempotent-Replayed"] == "true"
     assert replay.content == original.content
     assert Deployment.objects.filter(tenant=tenant).count() == 1
+
+
+def test_concurrent_subscribes_with_one_key_create_one_subscription():
+    from django.core.management import call_command
+
+    from subscriptions.models import Subscription, SubscriptionAddon
+
+    call_command("seed_catalog", verbosity=0)
+    tenant = TenantFactory(slug="race")
+    raw = token_for(IdentityFactory(email="racer@race.example", tenant=tenant))
+    deployment = make_deployment(tenant, slug="web")
+    path = f"/api/v1/deployments/{deployment.pk}/subscribe"
+    body = {"plan_code": "studio", "addons": ["storage_50gb"]}
+
+    responses = _in_threads(lambda i: post_json(bearer(raw), path, body, HTTP_IDEMPOTENCY_KEY="s"))
+
+    _check_one_effect(responses, 201)
+    assert Subscription.objects.filter(deployment=deployment).count() == 1
+    assert SubscriptionAddon.objects.filter(subscription__deployment=deployment).count() == 1
