@@ -236,3 +236,12 @@ def test_every_post_route_honours_the_header(tenant_client, own_deployment, name
     response = post_json(tenant_client, path, {}, HTTP_IDEMPOTENCY_KEY="bad key")
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["detail"]
+
+
+def test_a_replay_costs_a_handful_of_queries(tenant_client, django_assert_max_num_queries):
+    _create(tenant_client)
+    with django_assert_max_num_queries(5):
+        # token lookup, SAVEPOINT/BEGIN, advisory try-lock (PostgreSQL),
+        # record lookup, RELEASE/COMMIT — the view does not run
+        again = _create(tenant_client)
+    assert again["Idempotent-Replayed"] == "true"
