@@ -153,18 +153,29 @@ def test_plan_change_records_are_append_only(plan_change):
 
 
 def test_admin_grants_no_change_or_delete_on_audit_rows(platform_admin):
+    """Neither an audit model's own admin nor an inline showing audit rows on
+    another admin page lets even a superuser change or delete them."""
     request = RequestFactory().get("/admin/")
     request.user = platform_admin
     platform_admin.is_superuser = True
     audit_models = (DeploymentEvent, BillingOverrideChange, PlanChange)
-    registered = [m for m in audit_models if m in admin.site._registry]
-    if not registered:
-        pytest.skip("audit models are not registered in the admin")
-    for model in registered:
-        model_admin = admin.site._registry[model]
-        assert not model_admin.has_change_permission(request), model
-        assert not model_admin.has_delete_permission(request), model
-        assert not model_admin.has_add_permission(request), model
+    checked = []
+    for model, model_admin in admin.site._registry.items():
+        if model in audit_models:
+            checked.append(model_admin)
+        for inline_class in model_admin.inlines:
+            if inline_class.model in audit_models:
+                checked.append(inline_class(model, admin.site))
+    if not checked:
+        pytest.skip("no audit model is shown in the admin")
+    for shown in checked:
+        assert not shown.has_change_permission(request), shown
+        assert not shown.has_delete_permission(request), shown
+        assert (
+            not shown.has_add_permission(request, None)
+            if hasattr(shown, "parent_model")
+            else not shown.has_add_permission(request)
+        ), shown
 
 
 def test_api_events_carry_actor_reason_request_id_and_utc_time(tenant_client, own_deployment):
