@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
-from uuid import UUID
+from uuid import UUID, uuid4
 
 ActorKind = Literal["tenant", "operator", "system"]
 
@@ -47,6 +47,10 @@ class Actor:
         )
 
     @classmethod
-    def system(cls, name: str) -> Actor:
-        """A batch command; `name` is `system:<command>` or the `--actor` given."""
-        return cls(kind="system", label=name)
+    def system(cls, name: str, *, request_id: str = "") -> Actor:
+        """A batch command; `name` is `system:<command>` or the `--actor` given.
+
+        Every event the run writes carries the same run id (generated unless
+        given), as API events carry their request id: "which run did this?"
+        has an answer in the audit trail."""
+        return cls(kind="system", label=name, request_id=request_id or f"run-{uuid4().hex}")

@@ -27,6 +27,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request)
         if not header:
             return None
+        # Already resolved for this request (the idempotency middleware does it
+        # before the view): one token lookup per request, not two.
+        cached = getattr(request, "arcadia_bearer", None)
+        if cached is not None and cached[0] == header:
+            return cached[1]
         try:
             header_text = header.decode("ascii")
         except UnicodeDecodeError as exc:

@@ -122,3 +122,48 @@ class ApiToken(models.Model):
     def is_expired(self, now=None) -> bool:
         now = now or timezone.now()
         return self.expires_at is not None and self.expires_at <= now
+
+
+class IdempotencyRecord(models.Model):
+    """The first successful answer to a POST sent with an `Idempotency-Key`.
+
+    Scoped to the identity (a client that rotates its token keeps its keys).
+    Written in the same transaction as the business write it guards, so a
+    record exists exactly when the effect does. Kept at least
+    `ARCADIA_IDEMPOTENCY_TTL_HOURS` (24 h); `manage.py prune_idempotency_keys`
+    removes older ones.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    identity = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=2048)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.TextField(blank=True, default="")
+    response_content_type = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["identity", "key"], name="idempotency_key_per_identity")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity_id}:{self.key}"
+
+
+class ThrottleBucket(models.Model):
+    """Request counter of one token and scope in the current fixed window.
+
+    One row per (token, scope), bumped by a single upsert per request (see
+    `arcadia_cloud.api.throttling`); shared by every worker through the database.
+    """
+
+    bucket = models.CharField(max_length=64, primary_key=True)
+    window_index = models.BigIntegerField()
+    hits = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.bucket}@{self.window_index}: {self.hits}"

@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "arcadia_cloud.api.idempotency.IdempotencyMiddleware",
     "arcadia_cloud.api.middleware.ApiJsonErrorsMiddleware",
 ]
 
@@ -154,12 +155,21 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(ARCADIA_MAX_BODY_BYTES, 2_621_440)
 # per token, so authentication is not a write on every request.
 ARCADIA_TOKEN_LAST_USED_RESOLUTION = int(os.environ.get("ARCADIA_TOKEN_LAST_USED_RESOLUTION", "60"))
 
+# Per-token rate limits ("<n>/<second|minute|hour|day>" or "off"): reads are
+# GET/HEAD/OPTIONS, writes everything else. See arcadia_cloud/api/throttling.py.
+ARCADIA_THROTTLE_READ = os.environ.get("ARCADIA_THROTTLE_READ", "1200/min")
+ARCADIA_THROTTLE_WRITE = os.environ.get("ARCADIA_THROTTLE_WRITE", "300/min")
+
+# Idempotency-Key records are kept at least this long (never less than 24 h).
+ARCADIA_IDEMPOTENCY_TTL_HOURS = max(24, int(os.environ.get("ARCADIA_IDEMPOTENCY_TTL_HOURS", "24")))
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["arcadia_cloud.auth.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["arcadia_cloud.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": ["arcadia_cloud.api.throttling.TokenRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "arcadia_cloud.api.pagination.LimitOffsetPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "arcadia_cloud.api.exceptions.exception_handler",
@@ -178,6 +188,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"StateEnum": "deployments.models.State"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "arcadia_cloud.api.schema.document_api_conventions",
+    ],
 }
 
 LOGGING = {

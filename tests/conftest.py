@@ -72,3 +72,13 @@ requires_postgres = pytest.mark.skipif(
     settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
     reason="needs PostgreSQL (row locks, SKIP LOCKED, triggers): set DATABASE_URL",
 )
+
+
+# ---- reliability: rate limits ----------------------------------------------
+# Rate limits are per token and real in every environment. Tests fire bursts of
+# requests with one token and pin query counts, so they run unthrottled unless
+# they set a rate themselves (tests/reliability/test_throttling.py does).
+@pytest.fixture(autouse=True)
+def _unthrottled(settings):
+    settings.ARCADIA_THROTTLE_READ = "off"
+    settings.ARCADIA_THROTTLE_WRITE = "off"

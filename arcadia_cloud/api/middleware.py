@@ -33,6 +33,30 @@ class RequestIdLogFilter(logging.Filter):
         return True
 
 
+def install_request_id_on_log_records() -> None:
+    """Stamp `request_id` on every LogRecord when it is created, so every handler
+    (the console, gunicorn's, a test's caplog, an error tracker) sees it, not
+    only the handlers configured with `RequestIdLogFilter`."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "stamps_request_id", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = previous(*args, **kwargs)
+        record.request_id = _request_id.get()
+        return record
+
+    factory.stamps_request_id = True
+    logging.setLogRecordFactory(factory)
+
+
+def forget_request_id(**kwargs) -> None:
+    """`request_finished` receiver: the request id lives until the response is
+    closed, so Django's own "Not Found"/"Internal Server Error" log lines, written
+    after the middleware chain returned, still carry it."""
+    _request_id.set("-")
+
+
 class RequestIdMiddleware:
     """Take the caller's `X-Request-Id` when it is a sane token, else generate one;
     expose it to logs and services and echo it on every response."""
@@ -44,11 +68,9 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-Id", "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
-        token = _request_id.set(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            _request_id.reset(token)
+        # Reset by `forget_request_id` when the response is closed, not here.
+        _request_id.set(request_id)
+        response = self.get_response(request)
         response["X-Request-Id"] = request_id
         return response
 

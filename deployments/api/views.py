@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -113,7 +113,14 @@ class DeploymentViewSet(viewsets.GenericViewSet):
             }
         )
 
-    @extend_schema(operation_id="deployments_events", responses={200: EventListOut, **ERRORS})
+    @extend_schema(
+        operation_id="deployments_events",
+        parameters=[
+            OpenApiParameter("cursor", str, description="Opaque; from `next`/`previous`."),
+            OpenApiParameter("limit", int, description="1-500, default 50."),
+        ],
+        responses={200: EventListOut, **ERRORS},
+    )
     @action(detail=True, methods=["get"], pagination_class=EventPagination)
     def events(self, request, pk=None):
         deployment = self.get_object()

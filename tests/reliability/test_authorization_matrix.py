@@ -1,0 +1,268 @@
+"""Authorization matrix generated from the URLconf: every route under /api/v1/ x
+every kind of caller x (own, foreign, nonexistent) object, with the expected status.
+
+A route added to the URLconf without a row in EXPECTED fails
+`test_every_api_route_has_a_row` (and its own parametrized case). For a caller
+who may not see an object, the foreign object's answer must be byte-identical
+to a nonexistent one's, and a refused request must change nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from arcadia_cloud.actors import Actor
+from arcadia_cloud.models import ApiToken
+from deployments.models import Deployment, DeploymentEvent
+from subscriptions.models import PlanChange, Subscription, SubscriptionAddon
+from subscriptions.services import create_subscription
+from tests.factories import make_deployment, token_for
+from tests.reliability.conftest import bearer, post_json
+
+API_PREFIX = "api/v1/"
+ROLES = ["anonymous", "revoked", "expired", "tenant", "other_tenant", "platform_admin"]
+OBJECTS = ["own", "foreign", "missing"]
+UNAUTHENTICATED = {"anonymous", "revoked", "expired"}
+
+
+def api_routes() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(url name, METHOD, path kwargs) of every route under /api/v1/, read from the URLconf."""
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern):
+                yield prefix + str(pattern.pattern), pattern
+
+    routes = []
+    for path, pattern in walk(get_resolver().url_patterns):
+        if not path.startswith(API_PREFIX):
+            continue
+        callback = pattern.callback
+        actions = getattr(callback, "actions", None)
+        if actions:
+            methods = list(actions)
+        else:
+            view = getattr(callback, "cls", None) or callback.view_class
+            methods = [m for m in ("get", "post", "put", "patch", "delete") if hasattr(view, m)]
+        kwargs = tuple(sorted(pattern.pattern.regex.groupindex))
+        routes.extend((pattern.name, m.upper(), kwargs) for m in methods)
+    return sorted(routes)
+
+
+@dataclass(frozen=True)
+class Row:
+    """Expected status per role; for object routes, per role a tuple (own, foreign, missing)."""
+
+    statuses: dict
+    body: dict | None = None
+    objects: bool = False
+    #: "subscribed": both deployments have a subscription before the request
+    given: str | None = None
+    #: the demo catalog is loaded first
+    catalog: bool = False
+
+
+def _same(status):
+    return dict.fromkeys(ROLES, status)
+
+
+def _authed(tenant, other, admin):
+    return {
+        **dict.fromkeys(UNAUTHENTICATED, 401),
+        "tenant": tenant,
+        "other_tenant": other,
+        "platform_admin": admin,
+    }
+
+
+_SCOPED = (200, 404, 404)  # own, foreign, missing
+_OBJ_401 = (401, 401, 401)
+
+
+def _per_object(ok: int) -> dict:
+    """An object route whoever sees the deployment may use (tenant scope, or admin)."""
+    return {
+        **dict.fromkeys(UNAUTHENTICATED, _OBJ_401),
+        "tenant": (ok, 404, 404),
+        "other_tenant": (ok, 404, 404),
+        "platform_admin": (ok, ok, 404),
+    }
+
+
+EXPECTED: dict[tuple[str, str], Row] = {
+    ("me", "GET"): Row(_authed(200, 200, 200)),
+    ("schema", "GET"): Row(_same(200)),
+    ("docs", "GET"): Row(_same(200)),
+    ("deployment-list", "GET"): Row(_authed(200, 200, 200)),
+    # Creating in the tenant "acme": its identity may, another tenant's may not (403).
+    ("deployment-list", "POST"): Row(
+        _authed(201, 403, 201),
+        body={
+            "slug": "matrix",
+            "display_name": "Matrix",
+            "region": "us-east-1",
+            "tenant_id": "{acme}",
+        },
+    ),
+    ("deployment-detail", "GET"): Row(
+        {
+            **dict.fromkeys(UNAUTHENTICATED, _OBJ_401),
+            "tenant": _SCOPED,
+            "other_tenant": _SCOPED,
+            "platform_admin": (200, 200, 404),
+        },
+        objects=True,
+    ),
+    ("deployment-events", "GET"): Row(
+        {
+            **dict.fromkeys(UNAUTHENTICATED, _OBJ_401),
+            "tenant": _SCOPED,
+            "other_tenant": _SCOPED,
+            "platform_admin": (200, 200, 404),
+        },
+        objects=True,
+    ),
+    ("deployment-transition", "POST"): Row(
+        {
+            **dict.fromkeys(UNAUTHENTICATED, _OBJ_401),
+            "tenant": _SCOPED,
+            "other_tenant": _SCOPED,
+            "platform_admin": (200, 200, 404),
+        },
+        body={"to_state": "cancelled", "reason": "matrix"},
+        objects=True,
+    ),
+    ("plan-list", "GET"): Row(_authed(200, 200, 200), catalog=True),
+    ("addon-list", "GET"): Row(_authed(200, 200, 200), catalog=True),
+    ("deployment-subscribe", "POST"): Row(
+        _per_object(201),
+        body={"plan_code": "studio", "addons": ["storage_50gb"]},
+        objects=True,
+        catalog=True,
+    ),
+    ("deployment-subscription-addons", "POST"): Row(
+        _per_object(201),
+        body={"addon_code": "seats_5"},
+        objects=True,
+        given="subscribed",
+        catalog=True,
+    ),
+    ("deployment-subscription-change-plan", "POST"): Row(
+        _per_object(200),
+        body={"plan_code": "team"},
+        objects=True,
+        given="subscribed",
+        catalog=True,
+    ),
+}
+
+ROUTES = api_routes()
+
+
+def test_every_api_route_has_a_row():
+    found = {(name, method) for name, method, _ in ROUTES}
+    assert found - set(EXPECTED) == set(), "routes without an authorization row"
+    assert set(EXPECTED) - found == set(), "rows for routes that no longer exist"
+
+
+@pytest.fixture
+def world(tenant, other_tenant, tenant_identity, other_identity, platform_admin):
+    """Callers and objects. 'own' is the caller's tenant's deployment (acme's for
+    callers without a tenant), 'foreign' the other tenant's."""
+    acme = make_deployment(tenant, slug="acme-app")
+    globex = make_deployment(other_tenant, slug="globex-app")
+    revoked = token_for(tenant_identity, name="revoked")
+    expired = token_for(tenant_identity, name="expired")
+    ApiToken.objects.filter(name="revoked").update(revoked_at=timezone.now())
+    ApiToken.objects.filter(name="expired").update(expires_at=timezone.now() - timedelta(seconds=1))
+    clients = {
+        "anonymous": bearer(None),
+        "revoked": bearer(revoked),
+        "expired": bearer(expired),
+        "tenant": bearer(token_for(tenant_identity)),
+        "other_tenant": bearer(token_for(other_identity)),
+        "platform_admin": bearer(token_for(platform_admin)),
+    }
+    objects = {
+        role: {
+            "own": globex if role == "other_tenant" else acme,
+            "foreign": acme if role == "other_tenant" else globex,
+        }
+        for role in ROLES
+    }
+    return {"clients": clients, "objects": objects, "acme": tenant, "deployments": [acme, globex]}
+
+
+def _subscribe_all(world):
+    for deployment in world["deployments"]:
+        create_subscription(
+            deployment_id=deployment.pk, plan_code="studio", actor=Actor.system("system:tests")
+        )
+
+
+def _snapshot():
+    return (
+        sorted(Deployment.objects.values_list("id", "state", "tenant_id", "updated_at")),
+        DeploymentEvent.objects.count(),
+        sorted(Subscription.objects.values_list("id", "status", "plan_version_id")),
+        SubscriptionAddon.objects.count(),
+        PlanChange.objects.count(),
+    )
+
+
+def _call(client, method, path, body, world):
+    if method == "GET":
+        return client.get(path, HTTP_ACCEPT="application/json" if "docs" not in path else "*/*")
+    payload = {k: (str(world["acme"].id) if v == "{acme}" else v) for k, v in (body or {}).items()}
+    return post_json(client, path, payload)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(
+    ("name", "method", "kwargs"), ROUTES, ids=[f"{m} {n}" for n, m, _ in ROUTES]
+)
+def test_route_answers_each_caller_as_expected(world, name, method, kwargs, role):
+    row = EXPECTED.get((name, method))
+    assert row is not None, f"no authorization row for {method} {name}"
+    client = world["clients"][role]
+    if row.catalog:
+        call_command("seed_catalog", verbosity=0)
+    if row.given == "subscribed":
+        _subscribe_all(world)
+    if not row.objects:
+        before = _snapshot()
+        response = _call(client, method, reverse(name), row.body, world)
+        assert response.status_code == row.statuses[role], response.content
+        if response.status_code >= 400:
+            assert response.json()["error"]
+            assert _snapshot() == before, "a refused request changed the database"
+        return
+
+    answers = {}
+    for which, expected in zip(OBJECTS, row.statuses[role], strict=True):
+        target = world["objects"][role].get(which)
+        object_id = target.pk if target is not None else uuid.uuid4()
+        before = _snapshot()
+        response = _call(
+            client, method, reverse(name, kwargs=dict.fromkeys(kwargs, object_id)), row.body, world
+        )
+        assert response.status_code == expected, (which, response.content)
+        if response.status_code >= 400:
+            assert _snapshot() == before, f"a refused request on the {which} object wrote"
+        answers[which] = response
+    # No existence oracle: where the foreign object is hidden, it answers exactly
+    # like an id that does not exist.
+    if answers["foreign"].status_code >= 400:
+        assert answers["foreign"].status_code == answers["missing"].status_code
+        assert answers["foreign"].content == answers["missing"].content
+        assert answers["foreign"]["Content-Type"] == answers["missing"]["Content-Type"]
