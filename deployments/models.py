@@ -158,43 +158,9 @@ class Deployment(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         self._enter()
 
 
-class AppendOnlyViolation(RuntimeError):
-    """Code tried to change or remove an audit row. A programming error, never a
-    user's: nothing in the product updates or deletes one."""
-
-
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise AppendOnlyViolation(f"{self.model.__name__} rows are append-only")
-
-    def delete(self):
-        raise AppendOnlyViolation(f"{self.model.__name__} rows are append-only")
-
-    def bulk_update(self, objs, fields, batch_size=None):
-        raise AppendOnlyViolation(f"{self.model.__name__} rows are append-only")
-
-
-class AppendOnlyModel(models.Model):
-    """Audit rows: inserted once, then never updated or deleted. Guarded here for
-    every ORM path, and on PostgreSQL by a trigger (migration 0003) for the rest."""
-
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AppendOnlyViolation(f"{type(self).__name__} rows are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyViolation(f"{type(self).__name__} rows are append-only")
-
-
-class DeploymentEvent(AppendOnlyModel):
+class DeploymentEvent(models.Model):
     """One lifecycle step. Append-only: written by `deployments.events.record_*`
-    only, never updated or deleted."""
+    only; database triggers (migration 0003) refuse any UPDATE or DELETE."""
 
     id = models.BigAutoField(primary_key=True)
     deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="events")
@@ -214,7 +180,7 @@ class DeploymentEvent(AppendOnlyModel):
         return f"{self.deployment_id}: {self.from_state or '∅'} → {self.to_state}"
 
 
-class BillingOverrideChange(AppendOnlyModel):
+class BillingOverrideChange(models.Model):
     """Audit of `billing_action_suspended` changes (who, when, why). Append-only."""
 
     id = models.BigAutoField(primary_key=True)

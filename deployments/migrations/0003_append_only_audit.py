@@ -7,7 +7,7 @@ from arcadia_cloud.append_only import protect
 
 
 class Migration(migrations.Migration):
-    dependencies = [("deployments", "0001_initial")]
+    dependencies = [("deployments", "0002_slug_validator_rejects_trailing_newline")]
 
     operations = [
         protect("deployments_deploymentevent"),
