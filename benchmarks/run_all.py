@@ -46,8 +46,9 @@ def table(m: dict, batch: dict, http: dict, queries: dict) -> str:
             f"| HTTP `{row['endpoint']}` | {row['rps']:.0f} req/s, p50 {row['p50_ms']:.1f} ms, "
             f"p99 {row['p99_ms']:.1f} ms | `GET /api/v1/me`: {me['rps']:.0f} req/s, "
             f"p50 {me['p50_ms']:.1f} ms, p99 {me['p99_ms']:.1f} ms | {row['ratio_to_me']:.0%} "
-            f"| {label} | {'yes' if met else 'no'} |"
+            f"| {label} | {'yes' if met else 'no'}"
             + (f" ({row['non_2xx']} non-2xx answers)" if row.get("non_2xx") else "")
+            + " |"
         )
     for row in queries["queries"]:
         target = row["target"]
