@@ -14,6 +14,7 @@ in production, only `timezone.now()` answers the story's date.
 
 from __future__ import annotations
 
+import os
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -234,19 +235,20 @@ class Command(BaseCommand):
             user.set_password(passwords[user.email])
             user.save(update_fields=["password"])
         token = issue_token(user=owner, name="demo")
+        # `make run` passes the address it serves on; 8000 is its default.
+        base = os.environ.get("ARCADIA_DEMO_URL", "http://127.0.0.1:8000").rstrip("/")
         self.stdout.write(
             "\n".join(
                 [
                     "",
-                    "Arcadia Cloud is starting on http://127.0.0.1:8000",
-                    f"  admin:  http://127.0.0.1:8000/admin/  {OPERATOR_EMAIL} / "
+                    f"Arcadia Cloud is starting on {base}",
+                    f"  admin:  {base}/admin/  {OPERATOR_EMAIL} / "
                     f"{passwords[OPERATOR_EMAIL]}  (superuser)",
                     f"          billing operator: {BILLING_EMAIL} / {passwords[BILLING_EMAIL]}",
                     f"          support (read-only): {SUPPORT_EMAIL} / {passwords[SUPPORT_EMAIL]}",
-                    "  dashboard: http://127.0.0.1:8000/admin/dashboard/",
-                    f"  API:    curl -H 'Authorization: Bearer {token.raw}' "
-                    "http://127.0.0.1:8000/api/v1/me",
-                    "  docs:   http://127.0.0.1:8000/api/v1/docs",
+                    f"  dashboard: {base}/admin/dashboard/",
+                    f"  API:    curl -H 'Authorization: Bearer {token.raw}' {base}/api/v1/me",
+                    f"  docs:   {base}/api/v1/docs",
                     "(new passwords and a new token are generated on every start)",
                     "",
                 ]
