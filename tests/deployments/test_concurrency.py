@@ -23,30 +23,10 @@ from deployments.transitions import transition_state
 from tests.conftest import requires_postgres
 from tests.deployments.helpers import assert_chain_contiguous
 from tests.factories import make_deployment
+from tests.threads import run_threads
 
 THREADS = 16
 ROUNDS = 5
-
-
-def run_threads(count: int, target) -> list[BaseException]:
-    """Run `target(i)` in `count` threads, each on its own connection, closed at the end."""
-    errors: list[BaseException] = []
-
-    def wrapper(i: int) -> None:
-        try:
-            target(i)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=wrapper, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-    return errors
 
 
 @requires_postgres

@@ -7,13 +7,13 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connections
 from rest_framework.test import APIClient
 
 from deployments.models import Deployment, DeploymentEvent
 from tests.conftest import requires_postgres
 from tests.deployments.helpers import assert_chain_contiguous
 from tests.factories import make_deployment, token_for
+from tests.threads import run_threads
 
 THREADS = 16
 ROUNDS = 4
@@ -23,26 +23,6 @@ def _client(token: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
-
-
-def _race(count: int, worker) -> list[BaseException]:
-    errors: list[BaseException] = []
-
-    def wrapper(i: int) -> None:
-        try:
-            worker(i)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=wrapper, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-    return errors
 
 
 @requires_postgres
@@ -78,7 +58,7 @@ def test_sixteen_clients_pausing_and_resuming_one_deployment(tenant, tenant_iden
             elif response.status_code == 409:
                 assert payload["error"] == "state_conflict"
 
-    errors = _race(THREADS, worker)
+    errors = run_threads(THREADS, worker)
 
     assert errors == []
     codes = Counter(code for code, _, _ in statuses)
@@ -127,7 +107,7 @@ def test_two_identical_pauses_at_once_one_wins(tenant, tenant_identity, body, lo
             response = client.post(url, body, format="json")
             answers.append((response.status_code, response.json()))
 
-        assert _race(2, worker) == []
+        assert run_threads(2, worker) == []
         codes = sorted(code for code, _ in answers)
         assert codes == sorted([200, loser[0]]), answers
         assert next(b for c, b in answers if c != 200) == loser[1]
