@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 
 from arcadia_cloud.errors import DomainError
-from catalog import services
+from catalog import selectors, services
 from catalog.models import Addon, Plan, PlanVersion
 
 VERSION_FIELDS = [
@@ -66,13 +65,17 @@ class PlanAdmin(admin.ModelAdmin):
         # the code is how API clients name a plan: fixed once created
         return ["code", "created_at"] if obj else ["created_at"]
 
-    @admin.display(description="versions on sale")
+    def get_queryset(self, request):
+        # The count comes annotated: no query per plan on the changelist.
+        return selectors.plans_with_versions_on_sale()
+
+    @admin.display(description="versions on sale", ordering="versions_on_sale")
     def versions_on_sale(self, obj: Plan) -> int:
-        return obj.versions.filter(published_at__isnull=False, retired_at__isnull=True).count()
+        return obj.versions_on_sale
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name", "description"])
+            services.update_plan(plan=obj, name=obj.name, description=obj.description)
             return
         created = services.create_plan(code=obj.code, name=obj.name, description=obj.description)
         obj.pk = created.pk
@@ -93,7 +96,7 @@ class VersionStatusFilter(admin.SimpleListFilter):
         if self.value() == "draft":
             return queryset.filter(published_at__isnull=True)
         if self.value() == "published":
-            return queryset.filter(Q(published_at__isnull=False) & Q(retired_at__isnull=True))
+            return queryset.filter(selectors.LIVE)
         if self.value() == "retired":
             return queryset.filter(retired_at__isnull=False)
         return queryset

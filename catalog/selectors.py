@@ -3,11 +3,18 @@ are not tenant-scoped."""
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from catalog.models import Addon, Plan, PlanVersion
 
 LIVE = Q(published_at__isnull=False, retired_at__isnull=True)
+
+
+def plans_with_versions_on_sale() -> QuerySet[Plan]:
+    """Plans annotated with `versions_on_sale` (one query for any number of plans)."""
+    return Plan.objects.annotate(
+        versions_on_sale=Count("versions", filter=Q(versions__in=live_versions()))
+    )
 
 
 def live_versions() -> QuerySet[PlanVersion]:

@@ -31,6 +31,15 @@ def create_plan(*, code: str, name: str, description: str = "") -> Plan:
     return plan
 
 
+def update_plan(*, plan: Plan, name: str, description: str) -> Plan:
+    """Rename or re-describe a plan. Its code (how API clients name it) and its
+    versions' terms are not touched."""
+    plan.name, plan.description = name, description
+    _validated(plan)
+    plan.save(update_fields=["name", "description"])
+    return plan
+
+
 def create_plan_version(
     *,
     plan: Plan,

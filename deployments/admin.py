@@ -31,11 +31,16 @@ from catalog.models import Plan
 from deployments import selectors
 from deployments.charts import Bar, bar_chart, format_money, state_badge, state_colour
 from deployments.diagram import svg as state_diagram_svg
+from deployments.errors import InvalidTransition, TransitionForbidden
 from deployments.models import BillingOverrideChange, Deployment, DeploymentEvent, State
 from deployments.operators import OVERRIDE_PERM, TRANSITION_PERM
 from deployments.services import set_billing_override
-from deployments.transitions import allowed_targets, rule_for, transition_state
-from subscriptions.selectors import addons_of, get_subscription_for_deployment
+from deployments.transitions import allowed_targets, transition_state
+from subscriptions.selectors import (
+    addons_of,
+    get_subscription_for_deployment,
+    monthly_total_by_currency,
+)
 
 TIMELINE_LIMIT = 50
 BULK_FAILURES_SHOWN = 10
@@ -337,16 +342,12 @@ class DeploymentAdmin(admin.ModelAdmin):
 
     def _apply_bulk(self, request, selected: list[Deployment], actor: Actor, data: dict) -> None:
         """One `transition_state` per deployment, each in its own transaction, so
-        one failure does not undo the others. Skipped: the map has no operator
-        move from that deployment's state to the target. Failed: the service
-        refused (e.g. someone moved it meanwhile)."""
+        one failure does not undo the others. The service decides: skipped = the
+        map has no operator move from that deployment's state to the target;
+        failed = any other refusal (e.g. someone moved it meanwhile)."""
         to_state = data["to_state"]
         moved, skipped, failures = 0, 0, []
         for deployment in selected:
-            rule = rule_for(deployment.state, to_state)
-            if rule is None or not rule.allows(deployment, actor):
-                skipped += 1
-                continue
             try:
                 transition_state(
                     deployment_id=deployment.pk,
@@ -356,6 +357,8 @@ class DeploymentAdmin(admin.ModelAdmin):
                     notes=data["notes"],
                     expected_state=deployment.state,
                 )
+            except (InvalidTransition, TransitionForbidden):
+                skipped += 1
             except DomainError as exc:
                 failures.append(f"{deployment.slug}: {exc.code}")
             else:
@@ -416,9 +419,7 @@ class DeploymentAdmin(admin.ModelAdmin):
         if subscription is not None:
             addons = list(addons_of(subscription.pk))
             version = subscription.plan_version
-            totals: dict[str, int] = {version.currency: version.price_cents}
-            for line in addons:
-                totals[line.currency] = totals.get(line.currency, 0) + line.price_cents
+            totals = monthly_total_by_currency(subscription, addons)
             subscription_block = {
                 "subscription": subscription,
                 "plan": version.plan,
@@ -428,7 +429,7 @@ class DeploymentAdmin(admin.ModelAdmin):
                     {"line": line, "price": format_money(line.price_cents, line.currency)}
                     for line in addons
                 ],
-                "totals": [format_money(c, cur) for cur, c in sorted(totals.items())],
+                "totals": [format_money(c, cur) for cur, c in totals.items()],
                 "url": reverse("admin:subscriptions_subscription_change", args=[subscription.pk]),
             }
         tenant_changelist = reverse("admin:deployments_deployment_changelist")

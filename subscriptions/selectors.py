@@ -56,3 +56,17 @@ def subscription_payload_of(subscription: Subscription | None) -> dict | None:
     if subscription is None:
         return None
     return render_subscription(subscription, addons_of(subscription.pk))
+
+
+def monthly_total_by_currency(
+    subscription: Subscription, addons: list[SubscriptionAddon]
+) -> dict[str, int]:
+    """What a subscription bills a month, per currency, in integer cents: its plan
+    version's price plus the snapshotted prices of its add-ons. `subscription`
+    comes with its plan_version loaded (as `get_subscription_for_deployment`
+    returns it). No query."""
+    version = subscription.plan_version
+    totals: dict[str, int] = {version.currency: version.price_cents}
+    for line in addons:
+        totals[line.currency] = totals.get(line.currency, 0) + line.price_cents
+    return dict(sorted(totals.items()))

@@ -221,3 +221,30 @@ def test_superuser_and_billing_operator_may_transition(request, client_fixture, 
     assert response.status_code == 302
     shop.refresh_from_db()
     assert shop.state == "suspended"
+
+
+def _bulk_queries(client, deployments) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = bulk(
+            client, deployments, apply="1", to_state="paused", reason="window", notes=""
+        )
+    assert response.status_code == 302
+    return len(ctx.captured_queries)
+
+
+def test_bulk_action_costs_a_fixed_number_of_queries_per_deployment(billing_client, tenant_a):
+    # The bulk action runs one transition_state per deployment (each its own
+    # transaction), so its cost is linear by design: pin the per-deployment
+    # part so nothing else creeps into the loop.
+    #   per deployment: savepoint, lock, update, event insert, subscription
+    #   follow, release = 6
+    three = [make_deployment(tenant_a, slug=f"three-{i}") for i in range(3)]
+    nine = [make_deployment(tenant_a, slug=f"nine-{i}") for i in range(9)]
+    per_deployment = (
+        _bulk_queries(billing_client, nine) - _bulk_queries(billing_client, three)
+    ) / 6
+    assert per_deployment == 6, per_deployment
+    assert Deployment.objects.filter(state="paused").count() == 12
