@@ -39,7 +39,9 @@ from deployments.transitions import allowed_targets, transition_state
 from subscriptions.selectors import (
     addons_of,
     get_subscription_for_deployment,
+    monthly_recurring_revenue,
     monthly_total_by_currency,
+    revenue_totals,
 )
 
 TIMELINE_LIMIT = 50
@@ -634,8 +636,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     by_state = selectors.deployment_counts_by_state()
     by_region = selectors.deployment_counts_by_region()
     past_due = selectors.past_due_older_than()
-    revenue = selectors.monthly_recurring_revenue()
-    totals = selectors.revenue_totals(revenue)
+    revenue = monthly_recurring_revenue()
+    totals = revenue_totals(revenue)
     events = selectors.latest_events(20)
     changelist = reverse("admin:deployments_deployment_changelist")
     context = {

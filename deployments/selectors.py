@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from arcadia_cloud.api.scoping import scope_to
 from deployments.models import Deployment, DeploymentEvent, State
-from subscriptions.models import Status as SubscriptionStatus
-from subscriptions.models import Subscription, SubscriptionAddon
 
 SHOW_EVENTS = 100
 
@@ -107,76 +104,6 @@ def latest_events(limit: int = 20) -> list[DeploymentEvent]:
     return list(
         DeploymentEvent.objects.select_related("deployment__tenant").order_by("-id")[:limit]
     )
-
-
-@dataclass(frozen=True)
-class RevenueLine:
-    plan_code: str
-    plan_name: str
-    currency: str
-    subscriptions: int
-    plan_cents: int
-    addon_cents: int
-
-    @property
-    def total_cents(self) -> int:
-        return self.plan_cents + self.addon_cents
-
-
-def monthly_recurring_revenue() -> list[RevenueLine]:
-    """Monthly recurring revenue of active subscriptions, one line per (plan,
-    currency): the plan versions' prices plus the add-on snapshots' prices, in
-    integer cents. Two aggregate queries, whatever the number of subscriptions.
-
-    Add-ons are counted in their own (snapshotted) currency, so a line never adds
-    two currencies together.
-    """
-    active = Subscription.objects.filter(status=SubscriptionStatus.ACTIVE).order_by()
-    lines: dict[tuple[str, str], dict] = {}
-    for row in active.values(
-        "plan_version__plan__code", "plan_version__plan__name", "plan_version__currency"
-    ).annotate(n=Count("id"), cents=Sum("plan_version__price_cents")):
-        key = (row["plan_version__plan__code"], row["plan_version__currency"])
-        lines[key] = {
-            "plan_name": row["plan_version__plan__name"],
-            "subscriptions": row["n"],
-            "plan_cents": row["cents"] or 0,
-            "addon_cents": 0,
-        }
-    addon_rows = (
-        SubscriptionAddon.objects.filter(subscription__status=SubscriptionStatus.ACTIVE)
-        .order_by()
-        .values(
-            "subscription__plan_version__plan__code",
-            "subscription__plan_version__plan__name",
-            "currency",
-        )
-        .annotate(cents=Sum("price_cents"))
-        .values_list(
-            "subscription__plan_version__plan__code",
-            "subscription__plan_version__plan__name",
-            "currency",
-            "cents",
-        )
-    )
-    for code, name, currency, cents in addon_rows:
-        line = lines.setdefault(
-            (code, currency),
-            {"plan_name": name, "subscriptions": 0, "plan_cents": 0, "addon_cents": 0},
-        )
-        line["addon_cents"] += cents or 0
-    return [
-        RevenueLine(plan_code=code, currency=currency, **values)
-        for (code, currency), values in sorted(lines.items())
-    ]
-
-
-def revenue_totals(lines: list[RevenueLine]) -> dict[str, int]:
-    """Sum of `lines` per currency (never across currencies)."""
-    totals: dict[str, int] = {}
-    for line in lines:
-        totals[line.currency] = totals.get(line.currency, 0) + line.total_cents
-    return dict(sorted(totals.items()))
 
 
 def tenant_deployments(tenant_id, *, exclude_id=None, limit: int = 10) -> list[Deployment]:

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
 from deployments.models import Deployment, DeploymentEvent
-from deployments.selectors import monthly_recurring_revenue, revenue_totals
 from deployments.transitions import transition_state
+from subscriptions.selectors import monthly_recurring_revenue, revenue_totals
 from tests.admin.conftest import SYSTEM, subscribe
 from tests.factories import force_state, make_deployment
 
