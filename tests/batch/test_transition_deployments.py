@@ -219,14 +219,20 @@ def test_cleanup_cancelled_to_archived_is_allowed(acme):
 
 
 def test_unknown_state_is_a_usage_error():
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match="invalid choice: 'frozen'"):
         run("--from=past_due", "--to=frozen", "--reason=x")
 
 
-@pytest.mark.parametrize("args", [["--reason=  "], ["--reason=x", "--batch-size=0"]])
-def test_blank_reason_and_bad_batch_size_are_refused(acme, args):
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--reason=  "], "--reason must not be blank"),
+        (["--reason=x", "--batch-size=0"], "--batch-size must be between"),
+    ],
+)
+def test_blank_reason_and_bad_batch_size_are_refused(acme, args, message):
     make_deployments(acme, 1)
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match=message):
         run("--from=past_due", "--to=suspended", *args)
     assert not batch_events().exists()
 

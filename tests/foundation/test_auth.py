@@ -104,5 +104,6 @@ def test_last_used_is_written_once_per_window(tenant_identity, django_assert_max
     assert first is not None
     # Second request within the window: token lookup only, no UPDATE.
     with django_assert_max_num_queries(1):
-        get_me(f"Bearer {issued.raw}")
+        response = get_me(f"Bearer {issued.raw}")
+    assert response.status_code == 200
     assert ApiToken.objects.get(pk=issued.token.pk).last_used_at == first

@@ -26,7 +26,7 @@ def test_create_tenant_prints_id_last():
 @pytest.mark.django_db
 def test_create_tenant_rejects_duplicate():
     run("create_tenant", "acme")
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match="already exists"):
         run("create_tenant", "acme")
 
 
@@ -52,9 +52,9 @@ def test_create_identity_platform_admin_and_staff():
 
 @pytest.mark.django_db
 def test_create_identity_needs_tenant_unless_admin():
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match="Required unless the identity is a platform admin"):
         run("create_identity", "nobody@example.com")
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match="No tenant with slug 'missing'"):
         run("create_identity", "nobody@example.com", "--tenant", "missing")
     assert not User.objects.exists()
 
@@ -74,5 +74,5 @@ def test_issue_token_prints_raw_token_last_and_it_works():
 
 @pytest.mark.django_db
 def test_issue_token_for_unknown_identity_fails():
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match="No identity with email"):
         run("issue_token", "ghost@example.com")

@@ -218,7 +218,7 @@ def test_prune_keeps_records_for_at_least_24_hours(tenant_client):
     call_command("prune_idempotency_keys")
 
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["recent"]
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match="kept at least"):
         call_command("prune_idempotency_keys", older_than_hours=1)
 
 
