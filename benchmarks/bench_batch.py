@@ -4,7 +4,9 @@ against one raw-SQL statement doing the same work (the floor), same run.
 The baseline is a single `WITH moved AS (UPDATE ... RETURNING id) INSERT INTO
 events SELECT ... FROM moved`: the cheapest way PostgreSQL can move the rows
 and write one event each, with no map check, no chunking and no row locks.
-The command is timed in-process (`call_command`, Django start-up excluded).
+The command is timed in-process (`call_command`, Django start-up excluded),
+as an operator runs it (its default two workers) and with `--workers 1`, so
+the table shows what the parallel chunks buy and what one connection costs.
 Before every run the data is rebuilt from scratch (TRUNCATE, INSERT ... SELECT
 generate_series, VACUUM ANALYZE, CHECKPOINT) so each run starts from the same
 table state; command and baseline runs alternate so drift hits both alike.
@@ -97,10 +99,11 @@ def time_baseline() -> float:
     return time.perf_counter() - started
 
 
-def time_command(batch_size: int) -> float:
+def time_command(batch_size: int, workers: int | None) -> float:
     from django.core.management import call_command
 
     out = StringIO()
+    options = [f"--workers={workers}"] if workers is not None else []
     started = time.perf_counter()
     call_command(
         "transition_deployments",
@@ -108,6 +111,7 @@ def time_command(batch_size: int) -> float:
         "--to=suspended",
         f"--reason={REASON}",
         f"--batch-size={batch_size}",
+        *options,
         stdout=out,
     )
     return time.perf_counter() - started
@@ -117,41 +121,52 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, help="default: the command's own")
     args = parser.parse_args()
 
     with scratch_database("batch") as url:
         setup_django(url)
         from django.db import connection
 
+        from deployments.batch import DEFAULT_BATCH_SIZE, DEFAULT_WORKERS
+
+        args.batch_size = args.batch_size or DEFAULT_BATCH_SIZE
         connection.ensure_connection()  # autocommit: each statement its own transaction
-        baseline: list[float] = []
-        command: list[float] = []
-        print(f"batch: {args.rows:,} deployments past_due -> suspended, {args.runs} runs each")
+        series: dict[str, list[float]] = {"raw SQL": [], "command": [], "1 worker": []}
+        timers = {
+            "raw SQL": time_baseline,
+            "command": lambda: time_command(args.batch_size, None),
+            "1 worker": lambda: time_command(args.batch_size, 1),
+        }
+        print(
+            f"batch: {args.rows:,} deployments past_due -> suspended, {args.runs} runs each; "
+            f"command = defaults (--batch-size {args.batch_size}, {DEFAULT_WORKERS} workers)"
+        )
         for run in range(1, args.runs + 1):
-            for label, timer, times in (
-                ("raw SQL", time_baseline, baseline),
-                ("command", lambda: time_command(args.batch_size), command),
-            ):
+            for label, times in series.items():
                 rebuild(args.rows)
-                seconds = timer()
+                seconds = timers[label]()
                 check_moved(args.rows)
                 times.append(seconds)
                 print(f"  run {run}: {label:8s} {seconds:6.3f}s")
-        raw, cmd = median(baseline), median(command)
-        ratio = cmd / raw
+        raw, cmd, one = (median(series[label]) for label in ("raw SQL", "command", "1 worker"))
+        ratio, one_ratio = cmd / raw, one / raw
         print(
             f"batch: command {cmd:.3f}s, raw SQL {raw:.3f}s (medians), ratio {ratio:.2f}x "
-            f"(target <= 1.25x) -> {args.rows / cmd:,.0f} deployments/s"
+            f"(target <= 1.25x) -> {args.rows / cmd:,.0f} deployments/s; "
+            f"with --workers 1: {one:.3f}s, {one_ratio:.2f}x"
         )
         emit(
             {
                 "rows": args.rows,
                 "runs": args.runs,
                 "batch_size": args.batch_size,
+                "workers": DEFAULT_WORKERS,
                 "command_s": cmd,
                 "raw_s": raw,
                 "ratio": ratio,
+                "one_worker_s": one,
+                "one_worker_ratio": one_ratio,
             }
         )
 

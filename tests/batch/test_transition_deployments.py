@@ -228,6 +228,8 @@ def test_unknown_state_is_a_usage_error():
     [
         (["--reason=  "], "--reason must not be blank"),
         (["--reason=x", "--batch-size=0"], "--batch-size must be between"),
+        (["--reason=x", "--workers=0"], "--workers must be between"),
+        (["--reason=x", "--workers=9"], "--workers must be between"),
     ],
 )
 def test_blank_reason_and_bad_batch_size_are_refused(acme, args, message):

@@ -21,7 +21,9 @@ from arcadia_cloud.models import Tenant
 from deployments.batch import (
     DEFAULT_ACTOR,
     DEFAULT_BATCH_SIZE,
+    DEFAULT_WORKERS,
     MAX_BATCH_SIZE,
+    MAX_WORKERS,
     BatchResult,
     BatchSelection,
     parse_duration,
@@ -71,6 +73,15 @@ class Command(BaseCommand):
             help=f"Deployments per transaction (default {DEFAULT_BATCH_SIZE}).",
         )
         parser.add_argument(
+            "--workers",
+            type=int,
+            default=DEFAULT_WORKERS,
+            help=(
+                "Chunks moved at once, each on its own database connection "
+                f"(default {DEFAULT_WORKERS}; PostgreSQL only, one at a time elsewhere)."
+            ),
+        )
+        parser.add_argument(
             "--dry-run", action="store_true", help="List what would move; change nothing."
         )
 
@@ -93,6 +104,9 @@ class Command(BaseCommand):
         batch_size = options["batch_size"]
         if not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise CommandError(f"--batch-size must be between 1 and {MAX_BATCH_SIZE}.")
+        workers = options["workers"]
+        if not 1 <= workers <= MAX_WORKERS:
+            raise CommandError(f"--workers must be between 1 and {MAX_WORKERS}.")
         selection = BatchSelection(
             from_state=from_state,
             to_state=to_state,
@@ -121,6 +135,7 @@ class Command(BaseCommand):
             actor=actor,
             reason=reason,
             batch_size=batch_size,
+            workers=workers,
             on_progress=progress.update,
         )
         progress.close()

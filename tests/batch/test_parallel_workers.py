@@ -1,0 +1,141 @@
+"""`--workers`: chunks moved at once on several connections of one process.
+
+These run on committed rows (transaction=True): the workers' own connections
+cannot see a test transaction's uncommitted ones.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import DatabaseError, connection
+from django.db.models import Count
+
+from arcadia_cloud.actors import Actor
+from deployments import batch
+from deployments.models import Deployment, DeploymentEvent
+from tests.batch.conftest import make_deployments, run
+from tests.conftest import requires_postgres
+from tests.factories import TenantFactory
+
+pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
+
+DUNNING = ["--from=past_due", "--to=suspended", "--reason=dunning"]
+
+
+def events_per_deployment() -> dict:
+    return dict(
+        DeploymentEvent.objects.filter(to_state="suspended")
+        .values_list("deployment_id")
+        .annotate(n=Count("id"))
+    )
+
+
+def test_workers_share_the_chunks_and_move_each_deployment_once(monkeypatch):
+    acme = TenantFactory(slug="acme")
+    due = make_deployments(acme, 120)
+    overridden = make_deployments(acme, 5, billing_action_suspended=True)
+    threads: set[str] = set()
+    real = batch._Run.move_chunk
+
+    def spy(self, chunk):
+        threads.add(threading.current_thread().name)
+        return real(self, chunk)
+
+    monkeypatch.setattr(batch._Run, "move_chunk", spy)
+    summary = run(*DUNNING, "--batch-size=10", "--workers=3")
+    # the chunks really ran on the worker threads, not on the caller's
+    assert all(name.startswith("transition-batch-") for name in threads)
+    assert len(threads) > 1
+    assert summary["matched"] == "125"
+    assert summary["moved"] == "120"
+    assert summary["overridden (billing actions suspended)"] == "5"
+    assert summary["failed"] == "0"
+    assert events_per_deployment() == {d.pk: 1 for d in due}
+    assert set(
+        Deployment.objects.filter(pk__in=[d.pk for d in overridden]).values_list("state", flat=True)
+    ) == {"past_due"}
+    # the workers' connections are closed, and the caller's commit mode is back
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchone()[0] == 0
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+
+
+def test_progress_is_reported_on_the_calling_thread_up_to_the_total():
+    acme = TenantFactory(slug="acme")
+    make_deployments(acme, 45)
+    seen: list[tuple[int, int, str]] = []
+    result = batch.transition_batch(
+        selection=batch.BatchSelection(from_state="past_due", to_state="suspended"),
+        actor=Actor.system("system:test"),
+        reason="dunning",
+        batch_size=10,
+        workers=2,
+        on_progress=lambda done, total: seen.append((done, total, threading.current_thread().name)),
+    )
+    assert result.moved == 45
+    assert [done for done, _, _ in seen] == [10, 20, 30, 40, 45]
+    assert {total for _, total, _ in seen} == {45}
+    assert {name for _, _, name in seen} == {threading.current_thread().name}
+
+
+def test_a_failing_chunk_on_a_worker_is_counted_and_the_others_still_move(monkeypatch):
+    acme = TenantFactory(slug="acme")
+    due = sorted(make_deployments(acme, 40), key=lambda d: d.pk)
+    poisoned = due[10].pk  # in the second chunk of 10
+
+    real = batch.follow_deployment_state
+
+    def follow(*, deployment_ids, deployment_state):
+        if poisoned in deployment_ids:
+            raise DatabaseError("subscriptions table unavailable")
+        return real(deployment_ids=deployment_ids, deployment_state=deployment_state)
+
+    monkeypatch.setattr(batch, "follow_deployment_state", follow)
+    with pytest.raises(Exception, match="10 deployments failed"):
+        run(*DUNNING, "--batch-size=10", "--workers=2")
+    # that chunk rolled back whole; the three others moved with one event each
+    still_due = set(Deployment.objects.filter(state="past_due").values_list("pk", flat=True))
+    assert still_due == {d.pk for d in due[10:20]}
+    assert events_per_deployment() == {d.pk: 1 for d in due[:10] + due[20:]}
+
+
+def test_an_unexpected_error_on_a_worker_stops_the_run_and_reaches_the_caller(monkeypatch):
+    acme = TenantFactory(slug="acme")
+    make_deployments(acme, 30)
+
+    def broken(self, rows, actor):
+        raise RuntimeError("permission check crashed")
+
+    rule = batch.system_rule("past_due", "suspended")
+    monkeypatch.setattr(type(rule), "allows", broken)
+    with pytest.raises(RuntimeError, match="permission check crashed"):
+        run(*DUNNING, "--batch-size=10", "--workers=2")
+    assert not DeploymentEvent.objects.filter(to_state="suspended").exists()
+    assert not Deployment.objects.filter(state="suspended").exists()
+
+
+def test_inside_a_transaction_the_chunks_run_on_the_callers_connection():
+    acme = TenantFactory(slug="acme")
+    make_deployments(acme, 30)
+    from django.db import transaction
+
+    with transaction.atomic():
+        # uncommitted rows only this connection can see
+        fresh = make_deployments(acme, 5)
+        result = batch.transition_batch(
+            selection=batch.BatchSelection(from_state="past_due", to_state="suspended"),
+            actor=Actor.system("system:test"),
+            reason="dunning",
+            batch_size=10,
+            workers=4,
+        )
+        assert result.moved == 35
+        assert result.failed == 0
+    assert set(events_per_deployment()) >= {d.pk for d in fresh}
