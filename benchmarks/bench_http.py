@@ -37,7 +37,9 @@ CONNECTIONS = 16
 TRANSITION_LUA = """
 local ids = {IDS}
 local per_thread = {PER_THREAD}
-local counter = 0
+-- wrk builds one request per thread that it never sends: that one must not
+-- take a deployment's turn, or that deployment is sent the wrong move later.
+local counter = -1
 local offset = 0
 local n_threads = 0
 
@@ -51,6 +53,10 @@ function init(args)
 end
 
 request = function()
+  if counter < 0 then
+    counter = 0
+    return wrk.format("GET", "/healthz")
+  end
   local i = counter % per_thread
   local pass = math.floor(counter / per_thread)
   counter = counter + 1

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from arcadia_cloud.actors import Actor
 from deployments.errors import (
@@ -87,8 +88,13 @@ def transition_state(
     reason: str = "",
     notes: str = "",
     expected_state: str | None = None,
+    visible: QuerySet[Deployment] | None = None,
 ) -> Deployment:
     """Move one deployment to `to_state`: the only way a deployment changes state.
+
+    `visible` is the caller's view of the deployments (the API passes its
+    tenant scope): a deployment outside it is DeploymentNotFound, exactly as a
+    missing one, and the scope check and the lock are one query.
 
     In one transaction: lock the row (`SELECT ... FOR UPDATE`, so two callers
     racing on one deployment are serialised and the second sees the first's
@@ -99,7 +105,8 @@ def transition_state(
     """
     check_reason(reason)
     with transaction.atomic():
-        deployment = Deployment.objects.select_for_update().filter(pk=deployment_id).first()
+        rows = Deployment.objects.all() if visible is None else visible
+        deployment = rows.select_for_update().filter(pk=deployment_id).first()
         if deployment is None:
             raise DeploymentNotFound()
         from_state = deployment.state

@@ -141,14 +141,17 @@ class DeploymentViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def transition(self, request, pk=None):
-        deployment = self.get_object()
         data = TransitionIn(data=request.data)
         if not data.is_valid():
+            self.get_object()  # someone else's or a missing deployment is a 404 first
             raise BadRequest({k: [str(m) for m in v] for k, v in data.errors.items()})
         values = data.validated_data
         actor = actor_for(request)
+        # The service locks the row through the caller's scope: the visibility
+        # check and the lock are one query (outside it: DeploymentNotFound, 404).
         moved = transition_state(
-            deployment_id=deployment.pk,
+            visible=self.get_queryset(),
+            deployment_id=pk,
             to_state=values["to_state"],
             actor=actor,
             reason=values.get("reason", ""),

@@ -99,3 +99,45 @@ def test_events_page_query_count_is_constant(
         response = tenant_client.get(f"/api/v1/deployments/{deployment.pk}/events")
     assert response.status_code == 200
     assert len(response.json()["events"]) == min(events, 50)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("events", [5, 150])
+def test_transition_query_count_is_constant(
+    tenant_client, tenant, tenant_identity, django_assert_max_num_queries, events
+):
+    deployment = _grow(tenant, tenant_identity, deployments=1, events=events)[0]
+    deployment.refresh_from_db()
+    to_state = "paused" if deployment.state == "active" else "active"
+    _warm(tenant_client)
+    # 1. token lookup
+    # 2. the deployment, through the tenant scope, locked (scope check and
+    #    lock in one query)
+    # 3. UPDATE the deployment; 4. INSERT its event; 5. the subscription follows
+    # (+ the transaction's savepoint and its release inside the test's transaction)
+    with django_assert_max_num_queries(7) as captured:
+        response = tenant_client.post(
+            f"/api/v1/deployments/{deployment.pk}/transition",
+            {"to_state": to_state, "reason": "query count"},
+            format="json",
+        )
+    assert response.status_code == 200, response.content
+    sql = [q["sql"] for q in captured.captured_queries]
+    statements = [s for s in sql if not s.startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+    assert len(statements) == 5, sql
+    assert "FOR UPDATE" in statements[1]
+    assert str(tenant.pk).replace("-", "") in statements[1].replace("-", "")
+
+
+@pytest.mark.django_db
+def test_transition_of_a_foreign_deployment_is_404_even_with_a_bad_body(
+    tenant_client, other_tenant
+):
+    foreign = make_deployment(other_tenant)
+    for body in ({"to_state": "paused"}, {"to_state": "frozen"}, {}):
+        response = tenant_client.post(
+            f"/api/v1/deployments/{foreign.pk}/transition", body, format="json"
+        )
+        assert response.status_code == 404, (body, response.content)
+    foreign.refresh_from_db()
+    assert foreign.state == "active"
