@@ -311,11 +311,15 @@ def _durable_at_the_end():
     if connection.vendor != "postgresql":
         yield
         return
-    with _asynchronous_commits():
-        yield
-    with connection.cursor() as cursor, transaction.atomic():
-        # An xid makes this commit write a record, and so flush the WAL.
-        cursor.execute("SELECT pg_current_xact_id()")
+    try:
+        with _asynchronous_commits():
+            yield
+    finally:
+        # Also when a chunk raised: what did commit is flushed before the error
+        # reaches the caller.
+        with connection.cursor() as cursor, transaction.atomic():
+            # An xid makes this commit write a record, and so flush the WAL.
+            cursor.execute("SELECT pg_current_xact_id()")
 
 
 @contextmanager
