@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count
 
 from arcadia_cloud.actors import Actor
@@ -22,6 +22,18 @@ from tests.factories import TenantFactory
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
 
 DUNNING = ["--from=past_due", "--to=suspended", "--reason=dunning"]
+
+
+def dunning(*, workers: int, on_progress=None) -> batch.BatchResult:
+    """The dunning move through the batch function, in chunks of 10."""
+    return batch.transition_batch(
+        selection=batch.BatchSelection(from_state="past_due", to_state="suspended"),
+        actor=Actor.system("system:test"),
+        reason="dunning",
+        batch_size=10,
+        workers=workers,
+        on_progress=on_progress,
+    )
 
 
 def events_per_deployment() -> dict:
@@ -71,11 +83,7 @@ def test_progress_is_reported_on_the_calling_thread_up_to_the_total():
     acme = TenantFactory(slug="acme")
     make_deployments(acme, 45)
     seen: list[tuple[int, int, str]] = []
-    result = batch.transition_batch(
-        selection=batch.BatchSelection(from_state="past_due", to_state="suspended"),
-        actor=Actor.system("system:test"),
-        reason="dunning",
-        batch_size=10,
+    result = dunning(
         workers=2,
         on_progress=lambda done, total: seen.append((done, total, threading.current_thread().name)),
     )
@@ -124,18 +132,10 @@ def test_an_unexpected_error_on_a_worker_stops_the_run_and_reaches_the_caller(mo
 def test_inside_a_transaction_the_chunks_run_on_the_callers_connection():
     acme = TenantFactory(slug="acme")
     make_deployments(acme, 30)
-    from django.db import transaction
-
     with transaction.atomic():
         # uncommitted rows only this connection can see
         fresh = make_deployments(acme, 5)
-        result = batch.transition_batch(
-            selection=batch.BatchSelection(from_state="past_due", to_state="suspended"),
-            actor=Actor.system("system:test"),
-            reason="dunning",
-            batch_size=10,
-            workers=4,
-        )
+        result = dunning(workers=4)
         assert result.moved == 35
         assert result.failed == 0
     assert set(events_per_deployment()) >= {d.pk for d in fresh}
