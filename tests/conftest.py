@@ -6,6 +6,7 @@ import os
 
 import pytest
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.factories import IdentityFactory, PlatformAdminFactory, TenantFactory, token_for
@@ -94,3 +95,22 @@ def pytest_configure(config):
 def _unthrottled(settings):
     settings.ARCADIA_THROTTLE_READ = "off"
     settings.ARCADIA_THROTTLE_WRITE = "off"
+
+
+@pytest.fixture
+def superuser(db):
+    from arcadia_cloud.models import User
+
+    return User.objects.create_superuser("root@arcadia.example")
+
+
+def logged_in(user) -> Client:
+    """A web (admin) client with `user` logged in."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def superuser_client(superuser) -> Client:
+    return logged_in(superuser)

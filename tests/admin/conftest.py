@@ -12,6 +12,7 @@ from arcadia_cloud.models import User
 from catalog import services as catalog
 from deployments.operators import BILLING_OPERATOR, SUPPORT
 from subscriptions.services import create_subscription
+from tests.conftest import logged_in
 from tests.factories import IdentityFactory, TenantFactory, make_deployment
 
 SYSTEM = Actor.system("system:tests")
@@ -45,17 +46,6 @@ def groupless_staff(staff_tenant) -> User:
 
 
 @pytest.fixture
-def superuser(db) -> User:
-    return User.objects.create_superuser("root@arcadia.example")
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def billing_client(billing_operator) -> Client:
     return logged_in(billing_operator)
 
@@ -63,11 +53,6 @@ def billing_client(billing_operator) -> Client:
 @pytest.fixture
 def support_client(support_user) -> Client:
     return logged_in(support_user)
-
-
-@pytest.fixture
-def superuser_client(superuser) -> Client:
-    return logged_in(superuser)
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from catalog import services as catalog
 from deployments.services import set_billing_override
 from deployments.transitions import transition_state
 from subscriptions.services import change_plan_version
-from tests.admin.conftest import logged_in, subscribe
+from tests.admin.conftest import subscribe
+from tests.conftest import logged_in
 from tests.factories import IdentityFactory, TenantFactory, make_deployment
 
 OPERATOR = Actor.system("system:tests")

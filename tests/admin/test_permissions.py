@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from deployments.models import BillingOverrideChange, DeploymentEvent
 from deployments.operators import BILLING_OPERATOR, SUPPORT, ensure_operator_groups
-from tests.admin.conftest import logged_in
+from tests.conftest import logged_in
 
 CHANGELIST = "/admin/deployments/deployment/"
 

@@ -3,22 +3,10 @@ service, add-on price changes for future attaches only."""
 
 import pytest
 
-from arcadia_cloud.models import User
 from catalog.models import Addon, Plan, PlanVersion
 from catalog.services import create_plan_version
 
 pytestmark = pytest.mark.usefixtures("seeded")
-
-
-@pytest.fixture
-def staff(db):
-    return User.objects.create_superuser(email="ops@arcadia.example", password=None)
-
-
-@pytest.fixture
-def admin_web(client, staff):
-    client.force_login(staff)
-    return client
 
 
 @pytest.fixture
@@ -40,35 +28,35 @@ def draft():
         "/admin/catalog/addon/add/",
     ],
 )
-def test_catalog_admin_pages_load(admin_web, path):
-    assert admin_web.get(path).status_code == 200
+def test_catalog_admin_pages_load(superuser_client, path):
+    assert superuser_client.get(path).status_code == 200
 
 
-def test_plan_page_lists_versions_inline(admin_web):
+def test_plan_page_lists_versions_inline(superuser_client):
     plan = Plan.objects.get(code="studio")
-    page = admin_web.get(f"/admin/catalog/plan/{plan.pk}/change/").content.decode()
+    page = superuser_client.get(f"/admin/catalog/plan/{plan.pk}/change/").content.decode()
     assert "published" in page
     assert 'name="versions-0-plan"' in page or "versions-0" in page  # the inline is there
     assert 'name="versions-0-price_cents"' not in page  # and read-only
 
 
-def test_published_version_page_is_read_only(admin_web):
+def test_published_version_page_is_read_only(superuser_client):
     version = PlanVersion.objects.get(plan__code="studio")
     url = f"/admin/catalog/planversion/{version.pk}/change/"
-    page = admin_web.get(url).content.decode()
+    page = superuser_client.get(url).content.decode()
     assert 'name="price_cents"' not in page
-    response = admin_web.get(url)
+    response = superuser_client.get(url)
     assert response.context["has_delete_permission"] is False
     assert response.context["has_change_permission"] is True  # opens, every term read-only
-    admin_web.post(url, {"price_cents": "1", "currency": "EUR", "included_quotas": "{}"})
+    superuser_client.post(url, {"price_cents": "1", "currency": "EUR", "included_quotas": "{}"})
     version.refresh_from_db()
     assert (version.price_cents, version.currency) == (4900, "USD")
 
 
-def test_draft_version_is_editable_and_publishable(admin_web, draft):
+def test_draft_version_is_editable_and_publishable(superuser_client, draft):
     url = f"/admin/catalog/planversion/{draft.pk}/change/"
-    assert 'name="price_cents"' in admin_web.get(url).content.decode()
-    response = admin_web.post(
+    assert 'name="price_cents"' in superuser_client.get(url).content.decode()
+    response = superuser_client.post(
         url,
         {
             "price_cents": "6400",
@@ -80,17 +68,17 @@ def test_draft_version_is_editable_and_publishable(admin_web, draft):
     assert response.status_code == 302
     draft.refresh_from_db()
     assert (draft.price_cents, draft.included_quotas) == (6400, {"seats": 8})
-    admin_web.post(
+    superuser_client.post(
         "/admin/catalog/planversion/", {"action": "publish", "_selected_action": [draft.pk]}
     )
     draft.refresh_from_db()
     assert draft.is_published
-    assert 'name="price_cents"' not in admin_web.get(url).content.decode()
+    assert 'name="price_cents"' not in superuser_client.get(url).content.decode()
 
 
-def test_add_version_takes_the_next_number_as_a_draft(admin_web):
+def test_add_version_takes_the_next_number_as_a_draft(superuser_client):
     plan = Plan.objects.get(code="team")
-    response = admin_web.post(
+    response = superuser_client.post(
         "/admin/catalog/planversion/add/",
         {
             "plan": plan.pk,
@@ -106,19 +94,19 @@ def test_add_version_takes_the_next_number_as_a_draft(admin_web):
     assert created.price_cents == 24900
 
 
-def test_retire_action_takes_a_version_off_sale(admin_web):
+def test_retire_action_takes_a_version_off_sale(superuser_client):
     version = PlanVersion.objects.get(plan__code="hobby")
-    admin_web.post(
+    superuser_client.post(
         "/admin/catalog/planversion/", {"action": "retire", "_selected_action": [version.pk]}
     )
     version.refresh_from_db()
     assert version.is_retired
 
 
-def test_publish_action_on_a_published_version_warns_and_changes_nothing(admin_web):
+def test_publish_action_on_a_published_version_warns_and_changes_nothing(superuser_client):
     version = PlanVersion.objects.get(plan__code="hobby")
     before = version.published_at
-    response = admin_web.post(
+    response = superuser_client.post(
         "/admin/catalog/planversion/",
         {"action": "publish", "_selected_action": [version.pk]},
         follow=True,
@@ -128,9 +116,9 @@ def test_publish_action_on_a_published_version_warns_and_changes_nothing(admin_w
     assert version.published_at == before
 
 
-def test_addon_price_change_through_admin(admin_web):
+def test_addon_price_change_through_admin(superuser_client):
     addon = Addon.objects.get(code="storage_50gb")
-    response = admin_web.post(
+    response = superuser_client.post(
         f"/admin/catalog/addon/{addon.pk}/change/",
         {
             "name": addon.name,
@@ -146,17 +134,17 @@ def test_addon_price_change_through_admin(admin_web):
     assert addon.price_cents == 800
 
 
-def test_addon_cannot_be_deleted(admin_web):
+def test_addon_cannot_be_deleted(superuser_client):
     addon = Addon.objects.get(code="storage_50gb")
-    assert admin_web.get(f"/admin/catalog/addon/{addon.pk}/delete/").status_code == 403
+    assert superuser_client.get(f"/admin/catalog/addon/{addon.pk}/delete/").status_code == 403
 
 
 @pytest.mark.parametrize(
     "quotas", ['{"seats": -1}', '{"seats": 1.5}', '["seats"]', '{"seats": true}', "not json"]
 )
-def test_bad_quotas_are_a_form_error_not_a_crash(admin_web, quotas):
+def test_bad_quotas_are_a_form_error_not_a_crash(superuser_client, quotas):
     plan = Plan.objects.get(code="team")
-    response = admin_web.post(
+    response = superuser_client.post(
         "/admin/catalog/planversion/add/",
         {
             "plan": plan.pk,
@@ -171,9 +159,9 @@ def test_bad_quotas_are_a_form_error_not_a_crash(admin_web, quotas):
     assert PlanVersion.objects.filter(plan=plan).count() == 1
 
 
-def test_bad_currency_is_a_form_error(admin_web):
+def test_bad_currency_is_a_form_error(superuser_client):
     addon = Addon.objects.get(code="seats_5")
-    response = admin_web.post(
+    response = superuser_client.post(
         f"/admin/catalog/addon/{addon.pk}/change/",
         {
             "name": addon.name,

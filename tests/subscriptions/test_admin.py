@@ -4,24 +4,12 @@ through the service."""
 import pytest
 from django.contrib.auth.models import Permission
 
-from arcadia_cloud.models import User
 from catalog.models import PlanVersion
 from subscriptions.models import PlanChange, Subscription, SubscriptionAddon
 from subscriptions.services import change_plan_version, create_subscription
 from tests.factories import IdentityFactory
 
 pytestmark = pytest.mark.usefixtures("seeded")
-
-
-@pytest.fixture
-def staff(db):
-    return User.objects.create_superuser(email="ops@arcadia.example", password=None)
-
-
-@pytest.fixture
-def admin_web(client, staff):
-    client.force_login(staff)
-    return client
 
 
 @pytest.fixture
@@ -34,18 +22,18 @@ def subscription(deployment, system_actor):
     )
 
 
-def test_subscription_pages_load_read_only(admin_web, subscription, system_actor):
+def test_subscription_pages_load_read_only(superuser_client, subscription, system_actor):
     change_plan_version(subscription=subscription, plan_code="team", actor=system_actor)
-    assert admin_web.get("/admin/subscriptions/subscription/").status_code == 200
-    assert admin_web.get("/admin/subscriptions/subscription/?q=shop").status_code == 200
-    page = admin_web.get(f"/admin/subscriptions/subscription/{subscription.pk}/change/")
+    assert superuser_client.get("/admin/subscriptions/subscription/").status_code == 200
+    assert superuser_client.get("/admin/subscriptions/subscription/?q=shop").status_code == 200
+    page = superuser_client.get(f"/admin/subscriptions/subscription/{subscription.pk}/change/")
     html = page.content.decode()
     assert page.status_code == 200
     assert "storage_50gb" in html
     assert "750" in html
     assert 'name="addons-0-price_cents"' not in html
     assert 'name="status"' not in html
-    assert admin_web.get("/admin/subscriptions/planchange/").status_code == 200
+    assert superuser_client.get("/admin/subscriptions/planchange/").status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -55,34 +43,41 @@ def test_subscription_pages_load_read_only(admin_web, subscription, system_actor
         "/admin/subscriptions/planchange/add/",
     ],
 )
-def test_no_add_through_admin(admin_web, path):
-    assert admin_web.get(path).status_code == 403
+def test_no_add_through_admin(superuser_client, path):
+    assert superuser_client.get(path).status_code == 403
 
 
-def test_no_delete_or_edit_of_records(admin_web, subscription, system_actor):
+def test_no_delete_or_edit_of_records(superuser_client, subscription, system_actor):
     change_plan_version(subscription=subscription, plan_code="team", actor=system_actor)
     change = PlanChange.objects.get()
     assert (
-        admin_web.get(f"/admin/subscriptions/subscription/{subscription.pk}/delete/").status_code
+        superuser_client.get(
+            f"/admin/subscriptions/subscription/{subscription.pk}/delete/"
+        ).status_code
         == 403
     )
-    assert admin_web.get(f"/admin/subscriptions/planchange/{change.pk}/delete/").status_code == 403
-    admin_web.post(
+    assert (
+        superuser_client.get(f"/admin/subscriptions/planchange/{change.pk}/delete/").status_code
+        == 403
+    )
+    superuser_client.post(
         f"/admin/subscriptions/planchange/{change.pk}/change/", {"actor": "someone else"}
     )
     assert PlanChange.objects.get().actor == "system:tests"
     assert SubscriptionAddon.objects.get().price_cents == 750
 
 
-def test_change_plan_action_asks_then_calls_the_service(admin_web, staff, subscription):
+def test_change_plan_action_asks_then_calls_the_service(superuser_client, superuser, subscription):
     url = "/admin/subscriptions/subscription/"
     # the action first shows a form
-    page = admin_web.post(url, {"action": "change_plan", "_selected_action": [subscription.pk]})
+    page = superuser_client.post(
+        url, {"action": "change_plan", "_selected_action": [subscription.pk]}
+    )
     assert page.status_code == 200
     assert 'name="plan"' in page.content.decode()
     assert PlanChange.objects.count() == 0
     # submitting it moves the subscription and records who did it
-    response = admin_web.post(
+    response = superuser_client.post(
         url,
         {
             "action": "change_plan",
@@ -99,7 +94,7 @@ def test_change_plan_action_asks_then_calls_the_service(admin_web, staff, subscr
     change = PlanChange.objects.get()
     assert (change.to_version_id, change.actor, change.request_id) == (
         enterprise.id,
-        staff.email,
+        superuser.email,
         "admin-req-1",
     )
 

@@ -4,32 +4,14 @@ are JSON 405s that change nothing."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from arcadia_cloud.api.rendering import iso
 from deployments.api.serializers import DeploymentOut, EventOut
+from tests.api.deployments.spec_shapes import ISO_Z, SPEC_DEPLOYMENT, SPEC_EVENT
 from tests.deployments.helpers import snapshot
-
-ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
-SPEC_DEPLOYMENT = {
-    "id",
-    "tenant_id",
-    "slug",
-    "display_name",
-    "region",
-    "state",
-    "state_since",
-    "llm_mode",
-    "template_code",
-    "template_version",
-    "billing_action_suspended",
-    "created_at",
-    "allowed_transitions",
-}
-SPEC_EVENT = {"id", "from_state", "to_state", "reason", "actor", "notes", "occurred_at"}
 
 
 @pytest.mark.django_db

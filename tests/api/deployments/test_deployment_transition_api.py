@@ -4,13 +4,13 @@ afterwards."""
 
 from __future__ import annotations
 
-import re
 import uuid
 
 import pytest
 from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentEvent
+from tests.api.deployments.spec_shapes import ISO_Z, SPEC_DEPLOYMENT
 from tests.deployments.helpers import put_in_state, snapshot
 from tests.deployments.spec_map import (
     ALL_CELLS,
@@ -20,23 +20,6 @@ from tests.deployments.spec_map import (
     expected_outcome,
     moves_for,
 )
-
-ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
-DEPLOYMENT_KEYS = {
-    "id",
-    "tenant_id",
-    "slug",
-    "display_name",
-    "region",
-    "state",
-    "state_since",
-    "llm_mode",
-    "template_code",
-    "template_version",
-    "billing_action_suspended",
-    "created_at",
-    "allowed_transitions",
-}
 
 
 def url(deployment) -> str:
@@ -62,7 +45,7 @@ def test_every_cell_over_http(from_state, to_state, role, clients, emails, deplo
     if expected == ALLOWED:
         assert response.status_code == 200, response.content
         body = response.json()["deployment"]
-        assert set(body) == DEPLOYMENT_KEYS
+        assert set(body) == SPEC_DEPLOYMENT
         assert body["id"] == str(deployment.pk)
         assert body["state"] == to_state
         assert set(body["allowed_transitions"]) == moves_for(to_state, role)
