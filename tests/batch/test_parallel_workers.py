@@ -7,6 +7,7 @@ cannot see a test transaction's uncommitted ones.
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -49,10 +50,20 @@ def test_workers_share_the_chunks_and_move_each_deployment_once(monkeypatch):
     due = make_deployments(acme, 120)
     overridden = make_deployments(acme, 5, billing_action_suspended=True)
     threads: set[str] = set()
+    lock = threading.Lock()
+    # The first two workers to take a chunk wait for each other, so the test
+    # sees two at work however the scheduler starts them.
+    two_at_work = threading.Barrier(2, timeout=30)
     real = batch._Run.move_chunk
 
     def spy(self, chunk):
-        threads.add(threading.current_thread().name)
+        name = threading.current_thread().name
+        with lock:
+            first_time = name not in threads
+            threads.add(name)
+            waits = first_time and len(threads) <= 2
+        if waits:
+            two_at_work.wait()
         return real(self, chunk)
 
     monkeypatch.setattr(batch._Run, "move_chunk", spy)
@@ -68,13 +79,20 @@ def test_workers_share_the_chunks_and_move_each_deployment_once(monkeypatch):
     assert set(
         Deployment.objects.filter(pk__in=[d.pk for d in overridden]).values_list("state", flat=True)
     ) == {"past_due"}
-    # the workers' connections are closed, and the caller's commit mode is back
+    # the workers' connections are closed (a backend leaves the activity view a
+    # moment after its client hangs up), and the caller's commit mode is back
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        assert cursor.fetchone()[0] == 0
+        deadline = time.monotonic() + 10
+        while True:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            others = cursor.fetchone()[0]
+            if others == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert others == 0
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
 
@@ -88,7 +106,12 @@ def test_progress_is_reported_on_the_calling_thread_up_to_the_total():
         on_progress=lambda done, total: seen.append((done, total, threading.current_thread().name)),
     )
     assert result.moved == 45
-    assert [done for done, _, _ in seen] == [10, 20, 30, 40, 45]
+    # once per chunk, in the order the chunks finish (the short last one may
+    # finish before a full one): running totals that end at the total
+    done = [d for d, _, _ in seen]
+    assert done[-1] == 45
+    steps = [b - a for a, b in zip([0, *done], done, strict=False)]
+    assert sorted(steps) == [5, 10, 10, 10, 10]
     assert {total for _, total, _ in seen} == {45}
     assert {name for _, _, name in seen} == {threading.current_thread().name}
 
