@@ -538,10 +538,9 @@ class DeploymentAdmin(admin.ModelAdmin):
         if request.method == "POST":
             form = OverrideForm(request.POST)
             if form.is_valid():
+                # The value is part of the form, so a double submit sets the same
+                # value again, which the service treats as a no-op.
                 value = form.cleaned_data["suspended"]
-                if value == deployment.billing_action_suspended:
-                    messages.info(request, "The override already had that value; nothing changed.")
-                    return HttpResponseRedirect(change_url)
                 try:
                     set_billing_override(
                         deployment_id=deployment.pk,
