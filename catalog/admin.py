@@ -50,6 +50,10 @@ class PlanVersionInline(admin.TabularInline):
     def status(self, obj: PlanVersion) -> str:
         return version_status(obj)
 
+    def get_queryset(self, request):
+        # each row prints as "<plan code> v<n>": the plan joined, not one query a row
+        return super().get_queryset(request).select_related("plan")
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 

@@ -41,11 +41,21 @@ class SubscriptionAddonInline(ReadOnlyInline):
     fields = ["code", "resource_kind", "qty", "price_cents", "currency", "attached_at", "addon"]
     verbose_name_plural = "add-ons (as sold, snapshotted at attach time)"
 
+    def get_queryset(self, request):
+        # each line shows its catalog add-on: joined, not one query a line
+        return super().get_queryset(request).select_related("addon")
+
 
 class PlanChangeInline(ReadOnlyInline):
     model = PlanChange
     fields = ["changed_at", "from_version", "to_version", "actor", "request_id"]
     verbose_name_plural = "plan changes"
+
+    def get_queryset(self, request):
+        # a version prints as "<plan code> v<n>": both versions and their plans joined
+        return (
+            super().get_queryset(request).select_related("from_version__plan", "to_version__plan")
+        )
 
 
 class PlanChoiceField(forms.ModelChoiceField):

@@ -15,7 +15,7 @@ from arcadia_cloud.services import issue_token
 from catalog import services as catalog
 from deployments.services import set_billing_override
 from deployments.transitions import transition_state
-from subscriptions.services import change_plan_version
+from subscriptions.services import attach_addon, change_plan_version
 from tests.admin.conftest import subscribe
 from tests.conftest import logged_in
 from tests.factories import IdentityFactory, TenantFactory, make_deployment
@@ -76,5 +76,54 @@ def test_every_changelist_is_constant_in_rows(superuser, catalog_items):
     grow(3, start=0)
     small = {url: queries(client, url) for url in urls}
     grow(12, start=3)
+    large = {url: queries(client, url) for url in urls}
+    assert large == small
+
+
+def _grow_inlines(deployment, subscription, plan, rows: int, start: int) -> None:
+    """`rows` more of every inline line the change pages show: events and
+    override changes (deployment page), add-on lines and plan changes
+    (subscription page), versions (plan page)."""
+    for i in range(start, start + rows):
+        transition_state(
+            deployment_id=deployment.pk,
+            to_state="active" if i % 2 else "paused",
+            actor=ADMIN_ACTOR,
+        )
+        set_billing_override(
+            deployment_id=deployment.pk, suspended=not i % 2, actor=ADMIN_ACTOR, reason="hold"
+        )
+        catalog.create_addon(
+            code=f"line_{i}",
+            name=f"Line {i}",
+            resource_kind="seats",
+            qty=1,
+            price_cents=100,
+            currency="USD",
+        )
+        attach_addon(subscription=subscription, addon_code=f"line_{i}", actor=OPERATOR)
+        change_plan_version(
+            subscription=subscription, plan_code="team" if i % 2 == 0 else "studio", actor=OPERATOR
+        )
+        version = catalog.create_plan_version(plan=plan, price_cents=100 + i, currency="USD")
+        catalog.publish_plan_version(plan_version=version)
+
+
+@pytest.mark.django_db
+def test_change_pages_are_constant_in_their_inline_rows(superuser, catalog_items):
+    client = logged_in(superuser)
+    deployment = make_deployment(TenantFactory(slug="inline"), slug="inline-app")
+    subscription = subscribe(deployment, "studio", "storage_50gb")
+    plan = catalog.create_plan(code="inline_plan", name="Inline plan")
+    urls = [
+        reverse("admin:deployments_deployment_change", args=[deployment.pk]),
+        reverse("admin:subscriptions_subscription_change", args=[subscription.pk]),
+        reverse("admin:catalog_plan_change", args=[plan.pk]),
+    ]
+    _grow_inlines(deployment, subscription, plan, 2, start=0)
+    for url in urls:  # warm the per-process caches (content types) first
+        queries(client, url)
+    small = {url: queries(client, url) for url in urls}
+    _grow_inlines(deployment, subscription, plan, 10, start=2)
     large = {url: queries(client, url) for url in urls}
     assert large == small
