@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import psycopg
 from django.db import connection
 
 
-def server_binding_cursor() -> psycopg.Cursor:
+@contextmanager
+def server_binding_cursor() -> Iterator[psycopg.Cursor]:
     """A psycopg cursor on Django's own connection (so: inside the caller's
     `transaction.atomic()`), binding parameters on the server.
 
@@ -14,9 +18,13 @@ def server_binding_cursor() -> psycopg.Cursor:
     array parameter into the SQL text: for a 1,000-id array that costs more
     CPU than the statement itself. Server-side binding sends the array in
     binary. Queries run here are not in Django's query log.
+
+    Errors come out as Django's (`django.db.DatabaseError` and subclasses), as
+    from any other cursor, so callers catch one family of exceptions.
     """
     connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
 
 
 def copy_text(value: str) -> str:

@@ -54,7 +54,7 @@ from arcadia_cloud.actors import Actor
 from arcadia_cloud.db import server_binding_cursor
 from deployments import selectors
 from deployments.errors import InvalidTransition, TransitionForbidden
-from deployments.events import record_transitions_bulk
+from deployments.events import check_actor_label, check_reason, record_transitions_bulk
 from deployments.models import SYSTEM, Deployment
 from deployments.transitions import Rule, rule_for
 from subscriptions.services import follow_deployment_state
@@ -85,12 +85,23 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+#: Longer than any deployment can have existed; beyond it datetime arithmetic overflows.
+MAX_DURATION = timedelta(days=100 * 366)
+
+
 def parse_duration(text: str) -> timedelta:
-    """`14d`, `12h`, `30m`, `45s`, `2w` -> timedelta; ValueError otherwise."""
+    """`14d`, `12h`, `30m`, `45s`, `2w` -> timedelta, at most MAX_DURATION;
+    ValueError otherwise."""
     match = _DURATION.match(text or "")
     if not match:
         raise ValueError(f"{text!r} is not a duration like 14d, 12h, 30m, 45s or 2w")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        duration = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        duration = None
+    if duration is None or duration > MAX_DURATION:
+        raise ValueError(f"{text!r} is longer than {MAX_DURATION.days} days")
+    return duration
 
 
 def system_rule(from_state: str, to_state: str) -> Rule:
@@ -207,9 +218,14 @@ def transition_batch(
     `workers` chunks run at once, each on its own connection, on PostgreSQL
     outside a transaction (one at a time otherwise; see the module's notes).
     `on_progress(done, total)` is called after each chunk, on the calling thread.
+    Raises before reading anything: InvalidTransition / TransitionForbidden (the
+    map), ValidationError (a reason or actor label longer than the audit columns).
     """
+    rule = system_rule(selection.from_state, selection.to_state)
+    check_reason(reason)
+    check_actor_label(actor.label)
     run = _Run(
-        rule=system_rule(selection.from_state, selection.to_state),
+        rule=rule,
         selection=selection,
         actor=actor,
         reason=reason,

@@ -26,6 +26,17 @@ def check_reason(reason: str | None, *, model: type[models.Model] = DeploymentEv
         )
 
 
+def check_actor_label(label: str) -> None:
+    """Refuse an actor label longer than the audit column before anything is
+    locked or written (identities' emails always fit; a batch's `--actor` is
+    free text)."""
+    limit = DeploymentEvent._meta.get_field("actor").max_length
+    if len(label) > limit:
+        raise ValidationError(
+            {"actor": [f"Ensure this field has no more than {limit} characters."]}
+        )
+
+
 def record_transition(
     *,
     deployment: Deployment,

@@ -128,7 +128,9 @@ def test_durations(text, expected):
     assert batch.parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("bad", ["14", "d", "-3d", "1.5h", "14 days", ""])
+@pytest.mark.parametrize(
+    "bad", ["14", "d", "-3d", "1.5h", "14 days", "", "36601d", "999999d", "9999999999d"]
+)
 def test_bad_duration_is_refused_before_anything_moves(acme, bad):
     make_deployments(acme, 1)
     with pytest.raises(CommandError, match="in-state-for"):
@@ -229,6 +231,8 @@ def test_unknown_state_is_a_usage_error():
         (["--reason=  "], "--reason must not be blank"),
         (["--reason=x", "--batch-size=0"], "--batch-size must be between"),
         (["--reason=x", "--workers=0"], "--workers must be between"),
+        ([f"--reason={'r' * 501}"], "--reason: Ensure this field has no more than 500"),
+        (["--reason=x", f"--actor={'a' * 255}"], "--actor: Ensure this field has no more than 254"),
         (["--reason=x", "--workers=9"], "--workers must be between"),
     ],
 )
@@ -325,3 +329,27 @@ def test_commit_mode_is_restored_after_a_run(acme):
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
+
+
+@requires_postgres
+def test_an_error_on_the_raw_cursor_fails_its_chunk_not_the_run(acme, monkeypatch):
+    # The set-based statements run on a psycopg cursor of their own; its errors
+    # must reach the chunk as Django's DatabaseError, or one bad chunk would
+    # abort the run with no summary after earlier chunks committed.
+    from arcadia_cloud.db import server_binding_cursor
+
+    make_deployments(acme, 4)
+    real = batch.record_transitions_bulk
+    calls = {"n": 0}
+
+    def first_chunk_breaks(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            with server_binding_cursor() as cursor:
+                cursor.execute("SELECT 1 / 0")
+        return real(**kwargs)
+
+    monkeypatch.setattr(batch, "record_transitions_bulk", first_chunk_breaks)
+    with pytest.raises(CommandError, match="2 deployments failed"):
+        run(*DUNNING, "--batch-size=2")
+    assert batch_events().count() == 2

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from arcadia_cloud.actors import Actor
@@ -28,7 +30,6 @@ from deployments.batch import (
     BatchSelection,
     parse_duration,
     plan_batch,
-    system_rule,
     transition_batch,
 )
 from deployments.errors import InvalidTransition, TransitionForbidden
@@ -87,14 +88,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         from_state, to_state = options["from_state"], options["to_state"]
-        try:
-            # Refuse a move the map does not give `system` before reading anything.
-            system_rule(from_state, to_state)
-        except (InvalidTransition, TransitionForbidden) as exc:
-            raise CommandError(
-                f"The transitions map does not let a batch (system) move {from_state} -> "
-                f"{to_state}: {exc}."
-            ) from exc
         reason = (options["reason"] or "").strip()
         if not reason:
             raise CommandError("--reason must not be blank: it is recorded on every event.")
@@ -119,7 +112,8 @@ class Command(BaseCommand):
         actor = Actor.system(actor_label)
 
         if options["dry_run"]:
-            result = plan_batch(selection=selection, actor=actor, batch_size=batch_size)
+            with refusals(from_state, to_state):
+                result = plan_batch(selection=selection, actor=actor, batch_size=batch_size)
             for pk, tenant_slug, slug, state_since in result.would_move:
                 self.stdout.write(
                     f"would move {pk} {tenant_slug}/{slug} {from_state} -> {to_state} "
@@ -130,15 +124,18 @@ class Command(BaseCommand):
 
         progress = Progress(enabled=self._show_progress())
         started = time.monotonic()
-        result = transition_batch(
-            selection=selection,
-            actor=actor,
-            reason=reason,
-            batch_size=batch_size,
-            workers=workers,
-            on_progress=progress.update,
-        )
-        progress.close()
+        try:
+            with refusals(from_state, to_state):
+                result = transition_batch(
+                    selection=selection,
+                    actor=actor,
+                    reason=reason,
+                    batch_size=batch_size,
+                    workers=workers,
+                    on_progress=progress.update,
+                )
+        finally:
+            progress.close()
         self._summary(result, dry_run=False, seconds=time.monotonic() - started)
         if result.failed:
             for error in result.errors:
@@ -218,6 +215,23 @@ class Command(BaseCommand):
         elif seconds is not None:
             lines.append(f"took: {seconds:.2f}s")
         self.stdout.write("\n".join(lines))
+
+
+@contextmanager
+def refusals(from_state: str, to_state: str):
+    """The batch service's refusals (raised before it reads a row) as usage errors."""
+    try:
+        yield
+    except (InvalidTransition, TransitionForbidden) as exc:
+        raise CommandError(
+            f"The transitions map does not let a batch (system) move {from_state} -> "
+            f"{to_state}: {exc}."
+        ) from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"--{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items()
+        )
+        raise CommandError(problems + ".") from exc
 
 
 class Progress:
