@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from arcadia_cloud.models import ApiToken, Role, Tenant, User
+from arcadia_cloud.models import ApiToken, IdempotencyRecord, Role, Tenant, User
 
 TOKEN_BYTES = 32
 
@@ -82,3 +82,34 @@ def revoke_token(*, token: ApiToken) -> ApiToken:
         )
     token.refresh_from_db(fields=["revoked_at"])
     return token
+
+
+#: Idempotency-Key records are kept at least this long: a client retrying within
+#: a day must get the stored answer, not a second effect.
+MIN_IDEMPOTENCY_RETENTION = timedelta(hours=24)
+
+
+def prune_idempotency_records(*, older_than: timedelta, batch_size: int = 5000) -> int:
+    """Delete Idempotency-Key records created more than `older_than` ago; returns
+    how many. Refuses (ValidationError) a retention under 24 hours.
+
+    Deletes in batches of `batch_size`, each its own statement: no long lock on
+    a busy table, and safe on several machines at once (a row deleted twice is
+    simply gone).
+    """
+    if older_than < MIN_IDEMPOTENCY_RETENTION:
+        hours = MIN_IDEMPOTENCY_RETENTION.total_seconds() // 3600
+        raise ValidationError({"older_than": [f"Records are kept at least {hours:.0f} hours."]})
+    if batch_size < 1:
+        raise ValidationError({"batch_size": ["Must be at least 1."]})
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    while True:
+        ids = list(
+            IdempotencyRecord.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[
+                :batch_size
+            ]
+        )
+        if not ids:
+            return deleted
+        deleted += IdempotencyRecord.objects.filter(pk__in=ids).delete()[0]

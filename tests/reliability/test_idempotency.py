@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -218,8 +219,23 @@ def test_prune_keeps_records_for_at_least_24_hours(tenant_client):
     call_command("prune_idempotency_keys")
 
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["recent"]
-    with pytest.raises(CommandError, match="kept at least"):
+    with pytest.raises(CommandError, match="kept at least 24 hours"):
         call_command("prune_idempotency_keys", older_than_hours=1)
+    with pytest.raises(CommandError, match="kept at least 24 hours"):
+        call_command("prune_idempotency_keys", older_than_hours=0)
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("prune_idempotency_keys", batch_size=-1)
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["recent"]
+
+
+def test_prune_deletes_in_batches(tenant_client):
+    for n in range(5):
+        _create(tenant_client, {**CREATE, "slug": f"batch-{n}"}, key=f"k{n}")
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=48))
+    out = StringIO()
+    call_command("prune_idempotency_keys", batch_size=2, stdout=out)
+    assert "pruned 5 idempotency records" in out.getvalue()
+    assert not IdempotencyRecord.objects.exists()
 
 
 def _post_routes():

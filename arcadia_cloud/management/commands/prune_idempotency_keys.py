@@ -3,12 +3,10 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from arcadia_cloud.models import IdempotencyRecord
-
-MIN_HOURS = 24
+from arcadia_cloud.services import prune_idempotency_records
 
 
 class Command(BaseCommand):
@@ -19,25 +17,19 @@ class Command(BaseCommand):
             "--older-than-hours",
             type=int,
             default=None,
-            help=f"Retention (default ARCADIA_IDEMPOTENCY_TTL_HOURS, at least {MIN_HOURS}).",
+            help="Retention (default ARCADIA_IDEMPOTENCY_TTL_HOURS, at least 24).",
         )
-        parser.add_argument("--batch-size", type=int, default=5000)
+        parser.add_argument("--batch-size", type=int, default=5000, help="Rows per DELETE.")
 
     def handle(self, *args, **options):
-        hours = options["older_than_hours"] or settings.ARCADIA_IDEMPOTENCY_TTL_HOURS
-        if hours < MIN_HOURS:
-            raise CommandError(f"Records are kept at least {MIN_HOURS} hours.")
-        cutoff = timezone.now() - timedelta(hours=hours)
-        deleted = 0
-        # Small batches: no long lock on a busy table, and safe to run on
-        # several machines at once (a row deleted twice is simply gone).
-        while True:
-            ids = list(
-                IdempotencyRecord.objects.filter(created_at__lt=cutoff).values_list(
-                    "pk", flat=True
-                )[: options["batch_size"]]
+        hours = options["older_than_hours"]
+        if hours is None:
+            hours = settings.ARCADIA_IDEMPOTENCY_TTL_HOURS
+        try:
+            deleted = prune_idempotency_records(
+                older_than=timedelta(hours=hours), batch_size=options["batch_size"]
             )
-            if not ids:
-                break
-            deleted += IdempotencyRecord.objects.filter(pk__in=ids).delete()[0]
+        except (ValidationError, OverflowError) as exc:
+            message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            raise CommandError(message) from exc
         self.stdout.write(f"pruned {deleted} idempotency records older than {hours}h")
