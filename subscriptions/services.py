@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
-from arcadia_cloud.errors import Forbidden, NotFound
+from arcadia_cloud.errors import NotFound
 from catalog.errors import PlanOrVersionNotFound
 from catalog.selectors import get_addons_on_sale, resolve_plan_version
 from subscriptions.errors import (
@@ -48,8 +48,10 @@ def _deployment_model():
 
 
 def _check_actor_owns(actor: Actor, tenant_id) -> None:
+    # Another tenant's deployment does not exist for a tenant actor: the same
+    # answer the API's scope gives (SPEC: 404, no existence oracle).
     if actor.kind == "tenant" and actor.tenant_id != tenant_id:
-        raise Forbidden()
+        raise NotFound()
 
 
 def _has_subscription(deployment_id) -> bool:

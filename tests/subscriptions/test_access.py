@@ -87,3 +87,24 @@ def test_get_on_subscribe_is_405(tenant_client, deployment):
     response = tenant_client.get(subscribe_url(deployment))
     assert response.status_code == 405
     assert response.json() == {"error": "method_not_allowed"}
+
+
+def test_services_treat_another_tenants_deployment_as_missing(
+    tenant_identity, subscribed_foreign, foreign_deployment
+):
+    # The API's scope answers 404 before any service runs; a caller that reaches
+    # the services directly with a tenant actor gets the same answer, not a 403.
+    from arcadia_cloud.actors import Actor
+    from arcadia_cloud.errors import NotFound
+    from subscriptions.services import attach_addon, change_plan_version
+
+    intruder = Actor.for_identity(tenant_identity)
+    with pytest.raises(NotFound):
+        create_subscription(deployment_id=foreign_deployment.pk, plan_code="team", actor=intruder)
+    with pytest.raises(NotFound):
+        attach_addon(subscription=subscribed_foreign, addon_code="storage_50gb", actor=intruder)
+    with pytest.raises(NotFound):
+        change_plan_version(subscription=subscribed_foreign, plan_code="team", actor=intruder)
+    assert not SubscriptionAddon.objects.exists()
+    assert not PlanChange.objects.exists()
+    assert Subscription.objects.get().plan_version.plan.code == "studio"
