@@ -121,8 +121,15 @@ def test_refused_transition_is_not_stored_and_a_retry_runs_again(tenant_client, 
     path = f"/api/v1/deployments/{own_deployment.pk}/transition"
     refused = post_json(tenant_client, path, {"to_state": "archived"}, HTTP_IDEMPOTENCY_KEY="t1")
     assert refused.status_code == 422
+    assert refused.json()["error"] == "invalid_transition"
     assert IdempotencyRecord.objects.count() == 0
     assert DeploymentEvent.objects.filter(deployment=own_deployment).count() == 1
+    # the corrected retry with the same key runs (no replay of the refusal)
+    retry = post_json(tenant_client, path, {"to_state": "paused"}, HTTP_IDEMPOTENCY_KEY="t1")
+    assert retry.status_code == 200
+    assert "Idempotent-Replayed" not in retry
+    assert retry.json()["deployment"]["state"] == "paused"
+    assert DeploymentEvent.objects.filter(deployment=own_deployment).count() == 2
 
 
 def test_transition_retry_moves_once(tenant_client, own_deployment):
@@ -177,13 +184,29 @@ def test_longest_key_and_quoted_key_are_accepted(tenant_client):
 def test_crash_after_the_business_write_leaves_neither_effect_nor_record(
     tenant_client, monkeypatch
 ):
-    def crash(*args, **kwargs):
-        raise RuntimeError("power cut before the answer is stored")
+    from deployments.api import views
 
-    monkeypatch.setattr(IdempotencyRecord, "save", crash)
+    real_save = IdempotencyRecord.save
+    real_create = views.create_deployment
+    created = []
+
+    def spy_create(**kwargs):
+        created.append(real_create(**kwargs))
+        return created[-1]
+
+    def crash_on_storing_the_answer(self, *args, **kwargs):
+        # The claim (an INSERT) goes through; storing the answer (the UPDATE of
+        # the response fields, after the view wrote its rows) crashes.
+        if kwargs.get("update_fields"):
+            raise RuntimeError("power cut before the answer is stored")
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(views, "create_deployment", spy_create)
+    monkeypatch.setattr(IdempotencyRecord, "save", crash_on_storing_the_answer)
     tenant_client.raise_request_exception = False
     response = _create(tenant_client)
     assert response.status_code == 500
+    assert len(created) == 1  # the business write did happen, then was rolled back
     assert Deployment.objects.count() == 0
     assert DeploymentEvent.objects.count() == 0
     assert IdempotencyRecord.objects.count() == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -19,8 +20,20 @@ from tests.reliability.conftest import bearer, post_json
 pytestmark = pytest.mark.django_db
 
 
+#: Mid-minute and mid-hour, so no window boundary falls between a test's requests.
+FROZEN_NOW = 1_800_001_830.0
+
+
 @pytest.fixture
-def rates(settings):
+def clock(monkeypatch):
+    """The throttle's clock (only the throttle's: the global time.time is untouched)."""
+    now = {"t": FROZEN_NOW}
+    monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: now["t"]))
+    return now
+
+
+@pytest.fixture
+def rates(settings, clock):
     def set_rates(read="off", write="off"):
         settings.ARCADIA_THROTTLE_READ = read
         settings.ARCADIA_THROTTLE_WRITE = write
@@ -81,13 +94,12 @@ def test_posts_with_idempotency_keys_count_against_the_write_rate(rates, tenant_
     assert third["Retry-After"] == str(third.json()["retry_after"])
 
 
-def test_the_window_resets(rates, tenant_client, monkeypatch):
+def test_the_window_resets(rates, tenant_client, clock):
     rates(read="1/min")
-    now = 1_800_000_000.0
-    monkeypatch.setattr(throttling.time, "time", lambda: now)
+    clock["t"] = 1_800_000_000.0  # the first second of a minute
     assert tenant_client.get("/api/v1/me").status_code == 200
     assert tenant_client.get("/api/v1/me").json() == {"error": "throttled", "retry_after": 60}
-    monkeypatch.setattr(throttling.time, "time", lambda: now + 60)
+    clock["t"] += 60
     assert tenant_client.get("/api/v1/me").status_code == 200
 
 
@@ -105,9 +117,12 @@ def test_throttle_costs_one_query_and_none_when_off(
 
 
 def test_anonymous_requests_are_refused_before_counting(rates, anon_client):
+    from arcadia_cloud.models import ThrottleBucket
+
     rates(read="1/min")
     for _ in range(3):
         assert anon_client.get("/api/v1/me").status_code == 401
+    assert not ThrottleBucket.objects.exists()
 
 
 @pytest.mark.parametrize("rate", ["ten/min", "5/fortnight", "5", "0/min", "-1/s"])
@@ -128,7 +143,7 @@ def test_rates_parse(rate, parsed):
 @requires_postgres
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_the_count_is_shared_by_concurrent_requests(settings):
+def test_the_count_is_shared_by_concurrent_requests(settings, clock):
     settings.ARCADIA_THROTTLE_READ = "10/hour"
     raw = token_for(IdentityFactory(email="a@busy.example", tenant=TenantFactory(slug="busy")))
     barrier = threading.Barrier(16)
