@@ -161,7 +161,9 @@ def run_wrk(wrk: str, url: str, token: str, seconds: int, script: str | None) ->
         "p50_ms": p50,
         "p99_ms": p99,
         "non_2xx": int(bad.group(1)) if bad else 0,
-        "socket_errors": errors.group(1) if errors else "",
+        # "connect 0, read 0, write 0, timeout 3": wrk leaves these requests
+        # out of its latency figures, so they are counted and reported
+        "socket_errors": sum(int(n) for n in re.findall(r"\d+", errors.group(1))) if errors else 0,
     }
 
 
@@ -228,6 +230,11 @@ def main() -> None:
                             f"  run {run + 1}: {name:18s} {result['rps']:8.1f} req/s  "
                             f"p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:7.2f} ms"
                             + (f"  non-2xx {result['non_2xx']}" if result["non_2xx"] else "")
+                            + (
+                                f"  socket errors {result['socket_errors']}"
+                                if result["socket_errors"]
+                                else ""
+                            )
                         )
             finally:
                 stop(server)
@@ -248,6 +255,7 @@ def main() -> None:
                     "p99_ms": median([s["p99_ms"] for s in samples[name]]),
                     "ratio_to_me": median(paired),
                     "non_2xx": sum(s["non_2xx"] for s in samples[name]),
+                    "socket_errors": sum(s["socket_errors"] for s in samples[name]),
                 }
             )
         print("http medians:")

@@ -28,7 +28,8 @@ def count(client, method: str, path: str, token: str, **kw) -> tuple[int, int, l
     return response.status_code, len(ctx.captured_queries), [q["sql"] for q in ctx.captured_queries]
 
 
-def measure(events: int, deployments: int) -> dict[str, int]:
+def measure(events: int, deployments: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Query counts per endpoint, and the size of the data they were measured on."""
     import apidata
     from django.test import Client
 
@@ -55,7 +56,7 @@ def measure(events: int, deployments: int) -> dict[str, int]:
             print(f"-- {name}:\n  " + "\n  ".join(s[:160] for s in sql))
         results[name] = n
     assert Deployment.objects.filter(pk=flip, state="paused").exists()
-    return results
+    return results, {"events": data.show_events, "deployments": data.deployments}
 
 
 def reset() -> None:
@@ -72,9 +73,9 @@ def main() -> None:
     os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
     with scratch_database("queries") as url:
         setup_django(url)
-        small = measure(events=5, deployments=10)
+        small, small_size = measure(events=5, deployments=10)
         reset()
-        large = measure(events=60, deployments=300)
+        large, large_size = measure(events=60, deployments=300)
         print("queries per request (auth included): small data -> large data")
         rows = []
         for name, target in TARGETS.items():
@@ -85,7 +86,7 @@ def main() -> None:
             rows.append(
                 {"endpoint": name, "small": small[name], "large": large[name], "target": target}
             )
-        emit({"queries": rows})
+        emit({"queries": rows, "small": small_size, "large": large_size})
 
 
 if __name__ == "__main__":

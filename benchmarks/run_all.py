@@ -16,7 +16,8 @@ from common import ROOT, machine, run_script
 def table(m: dict, batch: dict, http: dict, queries: dict) -> str:
     lines = [
         f"Measured {m['date']} on {m['nproc']} CPUs ({m['cpu']}), {m['ram_gib']} GiB RAM, "
-        f"PostgreSQL {m['postgresql']}, Python {m['python']}. Medians of several runs; "
+        f"PostgreSQL {m['postgresql']}, Python {m['python']}. Medians of {batch['runs']} "
+        f"(batch) and {http['runs']} (HTTP) runs; "
         "each figure next to its baseline measured in the same run.",
         "",
         "| benchmark | measured | baseline (same run) | ratio | target | met |",
@@ -46,13 +47,15 @@ def table(m: dict, batch: dict, http: dict, queries: dict) -> str:
         label, ok = targets[key]
         # A run with any non-2xx answer measured something else (errors are
         # cheap): it never counts as meeting a target.
-        met = ok(row) and row.get("non_2xx", 0) == 0
+        errors = row.get("non_2xx", 0) + row.get("socket_errors", 0)
+        met = ok(row) and errors == 0
         lines.append(
             f"| HTTP `{row['endpoint']}` | {row['rps']:.0f} req/s, p50 {row['p50_ms']:.1f} ms, "
             f"p99 {row['p99_ms']:.1f} ms | `GET /api/v1/me`: {me['rps']:.0f} req/s, "
             f"p50 {me['p50_ms']:.1f} ms, p99 {me['p99_ms']:.1f} ms | {row['ratio_to_me']:.0%} "
             f"| {label} | {'yes' if met else 'no'}"
             + (f" ({row['non_2xx']} non-2xx answers)" if row.get("non_2xx") else "")
+            + (f" ({row['socket_errors']} socket errors)" if row.get("socket_errors") else "")
             + " |"
         )
     for row in queries["queries"]:
@@ -71,8 +74,10 @@ def table(m: dict, batch: dict, http: dict, queries: dict) -> str:
         f"loopback on the same machine, {http['runs']} x {http['seconds']} s per endpoint "
         "interleaved; ratio = median of per-run ratios to /me"
         + ("" if http["subscription"] else "; show without a subscription")
-        + ". Query counts: CaptureQueriesContext in-process, small data (5 events, 10 "
-        "deployments) vs large (60 events, 300 deployments).",
+        + ". Query counts: CaptureQueriesContext in-process, small data "
+        f"({queries['small']['events']} events, {queries['small']['deployments']} "
+        f"deployments) vs large ({queries['large']['events']} events, "
+        f"{queries['large']['deployments']} deployments).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -83,8 +83,7 @@ _BOX_W, _BOX_H = 112, 36
 _BOW = 0.12  # a one-way move bows towards the centre, clear of the other boxes
 _PAIR_BOW = 0.08  # a move and its reverse bow to either side of their chord
 _LABEL_AT = 0.42  # labels sit a little before the middle, so a pair's do not touch
-_ROLE_LETTERS = {"tenant": "T", "operator": "O", "system": "S"}
-_ROLE_ORDER = ["tenant", "operator", "system"]
+_ROLE_LETTERS = {TENANT: "T", OPERATOR: "O", SYSTEM: "S"}
 
 
 def _fmt(value: float) -> str:
@@ -183,7 +182,7 @@ def _edge(source: tuple[float, float], target: tuple[float, float], *, paired: b
 
 
 def _roles(kinds) -> str:
-    return " ".join(_ROLE_LETTERS[k] for k in _ROLE_ORDER if k in kinds)
+    return " ".join(_ROLE_LETTERS[k] for k in ROLE_ORDER if k in kinds)
 
 
 def svg() -> str:
@@ -217,7 +216,7 @@ def svg() -> str:
             f'<path d="M {_fmt(start[0])} {_fmt(start[1])} Q {_fmt(control[0])} '
             f'{_fmt(control[1])} {_fmt(end[0])} {_fmt(end[1])}" marker-end="url(#arrow)">'
             f"<title>{escape(rule.from_state)} → {escape(rule.to_state)}: "
-            f"{escape(', '.join(k for k in _ROLE_ORDER if k in rule.kinds))}</title></path>"
+            f"{escape(', '.join(k for k in ROLE_ORDER if k in rule.kinds))}</title></path>"
         )
         text = _roles(rule.kinds)
         width = 8 + 9 * len(text.replace(" ", "")) + 3 * text.count(" ")

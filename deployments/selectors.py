@@ -1,4 +1,10 @@
-"""Reads of deployments, always through the tenant scope."""
+"""Reads of deployments.
+
+What the API reads goes through the tenant scope (`deployments_visible_to`,
+`get_deployment_visible_to`, `get_deployment_for_show`). The reads further
+down (`tenant_deployments`, the dashboard counts, `latest_events`, the batch
+candidates) are for operators and batch commands, who see every tenant; no
+API view uses them."""
 
 from __future__ import annotations
 

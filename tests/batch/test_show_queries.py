@@ -58,3 +58,26 @@ def test_show_without_subscription(tenant_client, tenant, django_assert_max_num_
     assert response.status_code == 200
     assert response.json()["subscription"] is None
     assert len(response.json()["events"]) == 1
+
+
+def test_show_stays_four_queries_with_many_addon_lines(
+    tenant_client, busy_deployment, django_assert_max_num_queries
+):
+    from catalog.models import Addon
+    from subscriptions.models import Subscription
+    from subscriptions.services import attach_addon
+
+    subscription = Subscription.objects.get(deployment=busy_deployment)
+    system = Actor.system("system:tests")
+    usd = list(Addon.objects.filter(currency="USD").values_list("code", flat=True))
+    for _ in range(3):  # the same add-on may be attached more than once
+        for code in usd:
+            attach_addon(subscription=subscription, addon_code=code, actor=system)
+    lines = 1 + 3 * len(usd)
+    assert lines >= 10
+    tenant_client.get("/api/v1/me")
+    # the same 4 queries as with one line: the add-on lines are one query
+    with django_assert_max_num_queries(4):
+        response = tenant_client.get(f"/api/v1/deployments/{busy_deployment.pk}")
+    assert response.status_code == 200
+    assert len(response.json()["subscription"]["addons"]) == lines

@@ -69,6 +69,13 @@ def test_billing_operator_finds_transitions_and_sees_the_event(browser, live_ser
     search = wait_for(browser, "#searchbar")
     search.send_keys("analytics")
     search.submit()
+    # submit() does not wait for the next page: wait until the unfiltered list
+    # has gone and the filtered one is shown
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 15).until(staleness_of(search))
+    WebDriverWait(browser, 15).until(lambda b: "q=analytics" in b.current_url)
     wait_for(browser, "#result_list")
     rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
     assert len(rows) == 1
