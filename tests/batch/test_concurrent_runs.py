@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.db import connection
 from django.db.models import Count
@@ -53,6 +55,24 @@ def _start_runner() -> subprocess.Popen:
     )
 
 
+def _wait_until_blocked(gate, runners, *, count: int, timeout: float = 120) -> None:
+    """Until `count` other backends wait for the gate's table lock."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for runner in runners:
+            if runner.poll() is not None:
+                raise AssertionError(f"a runner exited early: {runner.communicate()}")
+        with psycopg.connect(_database_url(), autocommit=True) as probe:
+            waiting = probe.execute(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted "
+                "AND relation = 'deployments_deployment'::regclass"
+            ).fetchone()[0]
+        if waiting >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the runners never reached the table")
+
+
 def _summary(stdout: str) -> dict[str, int]:
     values = {}
     for line in stdout.splitlines():
@@ -67,8 +87,16 @@ def _summary(stdout: str) -> dict[str, int]:
 def test_two_processes_at_once_move_each_deployment_exactly_once(acme):
     # given 3,000 past_due deployments, committed so other processes see them
     make_deployments(acme, N)
-    # when two runners start at the same moment
+    # when two runners start at the same moment: both are held at their first
+    # read of the table until both are up, then let go together
+    gate = psycopg.connect(_database_url())
+    gate.execute("LOCK TABLE deployments_deployment IN ACCESS EXCLUSIVE MODE")
     runners = [_start_runner(), _start_runner()]
+    try:
+        _wait_until_blocked(gate, runners, count=2)
+    finally:
+        gate.commit()
+        gate.close()
     outputs = [runner.communicate(timeout=300) for runner in runners]
     # then both succeed, and between them they moved every deployment once
     for runner, (_out, err) in zip(runners, outputs, strict=True):
@@ -79,6 +107,10 @@ def test_two_processes_at_once_move_each_deployment_exactly_once(acme):
     # every row a runner matched it either moved or saw moved/locked by the other
     for mine in summaries:
         assert mine["moved"] + mine["state changed or locked by another runner"] == mine["matched"]
+    # they really ran at the same time: each moved some, and each saw rows the
+    # other had taken
+    assert all(s["moved"] > 0 for s in summaries), summaries
+    assert all(s["state changed or locked by another runner"] > 0 for s in summaries), summaries
     print("runners:", summaries)
     assert Deployment.objects.filter(state="suspended").count() == N
     assert not Deployment.objects.exclude(state="suspended").exists()
