@@ -63,7 +63,7 @@ class Subscription(models.Model):
 class SubscriptionAddon(models.Model):
     """An add-on as it was sold: code, kind, qty and price are copied from the
     live add-on at attach time, so a later catalog change never reprices this
-    subscriber. Written only by `subscriptions.services.attach_addon`."""
+    subscriber. Written only by `subscriptions.services.attach_addons`."""
 
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="addons")
     addon = models.ForeignKey("catalog.Addon", on_delete=models.PROTECT, related_name="+")

@@ -1,7 +1,7 @@
 """Subscription write services.
 
 Every price a subscriber pays is fixed when it is sold: the plan version is
-immutable once published, and add-ons are snapshotted by `attach_addon`, the
+immutable once published, and add-ons are snapshotted by `attach_addons`, the
 one function that copies a live add-on's price onto a subscription.
 """
 
@@ -54,6 +54,16 @@ def _check_actor_owns(actor: Actor, tenant_id) -> None:
         raise NotFound()
 
 
+def _addons_on_sale(codes: list[str]) -> list:
+    """The live add-on for each code, in order; UnknownAddons naming every code
+    not on sale."""
+    on_sale = get_addons_on_sale(codes)
+    missing = [code for code in codes if code not in on_sale]
+    if missing:
+        raise UnknownAddons(missing)
+    return [on_sale[code] for code in codes]
+
+
 def _has_subscription(deployment_id) -> bool:
     return Subscription.objects.filter(deployment_id=deployment_id).exists()
 
@@ -68,7 +78,7 @@ def create_subscription(
     trial_ends_at: datetime | None = None,
 ) -> Subscription:
     """Subscribe a deployment to `plan_code` (its active version unless `version`
-    is given) with the add-ons `addon_codes`, each snapshotted by `attach_addon`.
+    is given) with the add-ons `addon_codes`, snapshotted by `attach_addons`.
 
     Invariant: one subscription per deployment, all or nothing. Unknown add-on
     codes (UnknownAddons), an unknown plan or one with nothing on sale
@@ -87,10 +97,8 @@ def create_subscription(
     plan_version = resolve_plan_version(plan_code=plan_code, version=version)
     if plan_version is None:
         raise PlanOrVersionNotFound()
-    addons = get_addons_on_sale(addon_codes)
-    missing = [code for code in addon_codes if code not in addons]
-    if missing:
-        raise UnknownAddons(missing)
+    # Refused before the lock: unknown codes need no deployment to be wrong.
+    _addons_on_sale(addon_codes)
     start, end = current_month_period()
     with transaction.atomic():
         deployment = (
@@ -115,21 +123,30 @@ def create_subscription(
                 )
         except IntegrityError as exc:
             raise SubscriptionExists() from exc
-        for code in addon_codes:
-            attach_addon(subscription=subscription, addon_code=code, actor=actor)
+        if addon_codes:
+            attach_addons(subscription=subscription, addon_codes=addon_codes, actor=actor)
     return subscription
 
 
 def attach_addon(*, subscription: Subscription, addon_code: str, actor: Actor) -> SubscriptionAddon:
-    """Attach one add-on to `subscription`, snapshotting the live add-on's code,
+    """Attach one add-on to `subscription` at today's price: `attach_addons`
+    with one code (see there for the snapshot, the checks and the lock)."""
+    return attach_addons(subscription=subscription, addon_codes=[addon_code], actor=actor)[0]
+
+
+def attach_addons(
+    *, subscription: Subscription, addon_codes: list[str], actor: Actor
+) -> list[SubscriptionAddon]:
+    """Attach add-ons to `subscription`, snapshotting each live add-on's code,
     resource kind, qty, price and currency: THE one place prices are copied, so a
     later catalog change never reprices this subscriber.
 
     Attaching the same add-on twice stacks it (two lines, e.g. 2 x 50 GB).
-    Raises UnknownAddons for a code not on sale, SubscriptionCancelled on a
-    cancelled subscription, CurrencyMismatch when the add-on is priced in
-    another currency than the plan. Locks the subscription row so a concurrent
-    cancel or plan change cannot interleave with the checks.
+    All or nothing: raises UnknownAddons for codes not on sale,
+    SubscriptionCancelled on a cancelled subscription, CurrencyMismatch when an
+    add-on is priced in another currency than the plan. Locks the subscription
+    row so a concurrent cancel or plan change cannot interleave with the
+    checks. A fixed number of queries whatever the number of codes.
     """
     with transaction.atomic():
         locked = (
@@ -140,19 +157,23 @@ def attach_addon(*, subscription: Subscription, addon_code: str, actor: Actor) -
         _check_actor_owns(actor, locked.deployment.tenant_id)
         if locked.status == Status.CANCELLED:
             raise SubscriptionCancelled()
-        addon = get_addons_on_sale([addon_code]).get(addon_code)
-        if addon is None:
-            raise UnknownAddons([addon_code])
-        if addon.currency != locked.plan_version.currency:
-            raise CurrencyMismatch(locked.plan_version.currency, addon.currency)
-        return SubscriptionAddon.objects.create(
-            subscription=locked,
-            addon=addon,
-            code=addon.code,
-            resource_kind=addon.resource_kind,
-            qty=addon.qty,
-            price_cents=addon.price_cents,
-            currency=addon.currency,
+        addons = _addons_on_sale(addon_codes)
+        for addon in addons:
+            if addon.currency != locked.plan_version.currency:
+                raise CurrencyMismatch(locked.plan_version.currency, addon.currency)
+        return SubscriptionAddon.objects.bulk_create(
+            [
+                SubscriptionAddon(
+                    subscription=locked,
+                    addon=addon,
+                    code=addon.code,
+                    resource_kind=addon.resource_kind,
+                    qty=addon.qty,
+                    price_cents=addon.price_cents,
+                    currency=addon.currency,
+                )
+                for addon in addons
+            ]
         )
 
 

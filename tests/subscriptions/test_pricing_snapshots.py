@@ -45,3 +45,31 @@ def test_addon_price_qty_and_currency_changes_reach_future_attaches_only(tenant,
     lines = subscription_payload_for_deployment(deployment.pk)["addons"]
     assert [(a["qty"], a["price_cents"]) for a in lines] == [(500, 6000), (400, 5000)]
     assert {a["addon_id"] for a in lines} == {storage.id}
+
+
+@pytest.mark.django_db
+def test_subscribing_costs_the_same_queries_for_one_addon_and_for_many(
+    seeded, tenant, system_actor
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from subscriptions.models import SubscriptionAddon
+
+    counts = []
+    for n, slug in ((1, "one"), (12, "many")):
+        deployment = make_deployment(tenant, slug=slug)
+        with CaptureQueriesContext(connection) as captured:
+            create_subscription(
+                deployment_id=deployment.pk,
+                plan_code="studio",
+                addon_codes=["storage_50gb"] * n,
+                actor=system_actor,
+            )
+        counts.append(len(captured))
+        assert SubscriptionAddon.objects.filter(subscription__deployment=deployment).count() == n
+    # plan version, add-ons on sale, savepoint, deployment lock, existing
+    # subscription, insert, savepoint, subscription lock, add-ons on sale, one
+    # multi-row insert of the lines, releases: the same for 1 line and for 12
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= 14
