@@ -184,7 +184,8 @@ def change_plan_version(
     `version` is given) and append a PlanChange (from, to, when, who, request id).
 
     Raises PlanOrVersionNotFound, SubscriptionCancelled, PlanVersionUnchanged
-    (already on that version). Locks the subscription row so two concurrent
+    (already on that version), CurrencyMismatch (the target's currency differs
+    from the add-on lines'). Locks the subscription row so two concurrent
     changes are serialised and each PlanChange's from_version is the version
     the subscription really had.
     """
@@ -202,6 +203,12 @@ def change_plan_version(
             raise SubscriptionCancelled()
         if locked.plan_version_id == target.pk:
             raise PlanVersionUnchanged()
+        # The add-on lines keep their snapshotted prices: a plan in another
+        # currency would leave one subscription billed in two.
+        other = locked.addons.exclude(currency=target.currency).values_list("currency", flat=True)
+        mismatched = other.first()
+        if mismatched is not None:
+            raise CurrencyMismatch(mismatched, target.currency)
         PlanChange.objects.create(
             subscription=locked,
             from_version_id=locked.plan_version_id,

@@ -116,7 +116,10 @@ class ChangePlanView(_DeploymentScoped):
         request=ChangePlanIn,
         responses={
             200: SubscriptionEnvelope,
-            422: _error("Already on that version, cancelled subscription, bad input"),
+            422: _error(
+                "Already on that version, cancelled subscription, add-on lines in another "
+                "currency, bad input"
+            ),
             **COMMON,
         },
     )

@@ -169,3 +169,27 @@ def test_attach_bad_input_is_422(tenant_client, deployment, subscription, body):
     assert response.status_code == 422
     assert isinstance(response.json()["error"], dict)
     assert SubscriptionAddon.objects.count() == 0
+
+
+def test_change_to_a_plan_in_another_currency_than_the_addon_lines_is_422(
+    tenant_client, deployment, system_actor
+):
+    from catalog.services import create_plan
+
+    create_subscription(
+        deployment_id=deployment.pk,
+        plan_code="studio",
+        addon_codes=["storage_50gb"],
+        actor=system_actor,
+    )
+    euro = create_plan(code="euro_studio", name="Studio (EUR)")
+    publish_plan_version(
+        plan_version=create_plan_version(plan=euro, price_cents=4500, currency="EUR")
+    )
+    response = tenant_client.post(
+        change_plan_url(deployment), {"plan_code": "euro_studio"}, format="json"
+    )
+    assert response.status_code == 422
+    assert response.json() == {"error": "currency_mismatch", "expected": "USD", "actual": "EUR"}
+    assert Subscription.objects.get().plan_version.plan.code == "studio"
+    assert not PlanChange.objects.exists()
