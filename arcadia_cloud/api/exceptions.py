@@ -15,6 +15,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from arcadia_cloud.api.error_bodies import bad_request_body, throttled_body
 from arcadia_cloud.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def _to_response(exc) -> Response | None:
     if isinstance(exc, PermissionDenied | exceptions.PermissionDenied):
         return Response({"error": "forbidden"}, status=403)
     if isinstance(exc, BadRequest):
-        return Response({"error": "bad_request", "detail": exc.raw_detail}, status=400)
+        return Response(bad_request_body(exc.raw_detail), status=400)
     if isinstance(exc, exceptions.ParseError):
         return Response({"error": "malformed_json", "detail": str(exc.detail)}, status=400)
     if isinstance(exc, exceptions.UnsupportedMediaType):
@@ -73,7 +74,7 @@ def _to_response(exc) -> Response | None:
         return Response({"error": "not_acceptable"}, status=406)
     if isinstance(exc, exceptions.Throttled):
         wait = int(exc.wait or 1)
-        response = Response({"error": "throttled", "retry_after": wait}, status=429)
+        response = Response(throttled_body(wait), status=429)
         response["Retry-After"] = str(wait)
         return response
     if isinstance(exc, exceptions.ValidationError):

@@ -35,6 +35,7 @@ from django.db import IntegrityError, connection, transaction
 from django.http import HttpResponse, JsonResponse
 from rest_framework import authentication, exceptions
 
+from arcadia_cloud.api.error_bodies import bad_request_body, throttled_body
 from arcadia_cloud.api.middleware import is_api_path
 from arcadia_cloud.api.throttling import seconds_to_wait
 from arcadia_cloud.auth import BearerTokenAuthentication
@@ -121,17 +122,14 @@ class IdempotencyMiddleware:
         if key is None:
             return _error(
                 400,
-                {
-                    "error": "bad_request",
-                    "detail": {
-                        HEADER: [f"1 to {MAX_KEY_LENGTH} printable ASCII characters, no spaces."]
-                    },
-                },
+                bad_request_body(
+                    {HEADER: [f"1 to {MAX_KEY_LENGTH} printable ASCII characters, no spaces."]}
+                ),
             )
         wait = seconds_to_wait(token, request.method)
         request.arcadia_throttle_counted = True
         if wait is not None:
-            return _error(429, {"error": "throttled", "retry_after": wait}, Retry_After=str(wait))
+            return _error(429, throttled_body(wait), Retry_After=str(wait))
         path = request.get_full_path()
         return self._once(request, identity, key, fingerprint(request.method, path, request.body))
 

@@ -12,6 +12,8 @@ import uuid
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 
+from arcadia_cloud.api.error_bodies import bad_request_body
+
 logger = logging.getLogger("arcadia_cloud.request")
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -87,9 +89,7 @@ class ApiBodyLimitMiddleware:
             try:
                 length = int(raw_length)
             except ValueError:
-                return JsonResponse(
-                    {"error": "bad_request", "detail": "Invalid Content-Length."}, status=400
-                )
+                return JsonResponse(bad_request_body("Invalid Content-Length."), status=400)
             if length > settings.ARCADIA_MAX_BODY_BYTES:
                 return JsonResponse(
                     {
