@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 
 from arcadia_cloud.errors import DomainError
 from catalog import selectors, services
@@ -134,6 +135,31 @@ class PlanVersionAdmin(admin.ModelAdmin):
         if obj is not None and obj.is_published:
             return False
         return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        # one draft at a time, from its page, through the service
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_model(self, request, obj):
+        services.delete_draft_version(plan_version=obj)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The form validated a draft; if it was published meanwhile, the service
+        # refuses (its transaction rolled back whole): say so instead of a 500.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            messages.error(request, f"Not saved: {exc}.")
+            return HttpResponseRedirect(request.path)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as exc:
+            messages.error(request, f"Not deleted: {exc}.")
+            return HttpResponseRedirect(request.path)
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -86,6 +86,17 @@ def update_draft_version(*, plan_version: PlanVersion, **terms: Any) -> PlanVers
     return locked
 
 
+def delete_draft_version(*, plan_version: PlanVersion) -> None:
+    """Delete a draft (never on sale, so no subscriber is bound to it). A
+    published version raises PublishedVersionImmutable: retire it instead.
+    Locks the row so a concurrent publish cannot slip in after the check."""
+    with transaction.atomic():
+        locked = PlanVersion.objects.select_for_update().get(pk=plan_version.pk)
+        if locked.is_published:
+            raise PublishedVersionImmutable(locked.pk)
+        locked.delete()
+
+
 def publish_plan_version(*, plan_version: PlanVersion) -> PlanVersion:
     """Put a draft on sale; from now on its terms are frozen.
 

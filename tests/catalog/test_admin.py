@@ -3,6 +3,8 @@ service, add-on price changes for future attaches only."""
 
 import pytest
 
+from catalog import services
+from catalog.errors import PublishedVersionImmutable
 from catalog.models import Addon, Plan, PlanVersion
 from catalog.services import create_plan_version
 
@@ -36,7 +38,8 @@ def test_plan_page_lists_versions_inline(superuser_client):
     plan = Plan.objects.get(code="studio")
     page = superuser_client.get(f"/admin/catalog/plan/{plan.pk}/change/").content.decode()
     assert "published" in page
-    assert 'name="versions-0-plan"' in page or "versions-0" in page  # the inline is there
+    assert 'id="versions-group"' in page  # the inline is there
+    assert 'id="versions-0"' in page  # with the published version as its first row
     assert 'name="versions-0-price_cents"' not in page  # and read-only
 
 
@@ -175,3 +178,50 @@ def test_bad_currency_is_a_form_error(superuser_client):
     assert response.status_code == 200
     addon.refresh_from_db()
     assert (addon.price_cents, addon.currency) == (2500, "USD")
+
+
+def test_a_draft_is_deleted_through_the_service(superuser_client, draft, monkeypatch):
+    calls = []
+    real = services.delete_draft_version
+
+    def spy(**kwargs):
+        calls.append(kwargs["plan_version"].pk)
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "delete_draft_version", spy)
+    url = f"/admin/catalog/planversion/{draft.pk}/delete/"
+    response = superuser_client.post(url, {"post": "yes"})
+    assert response.status_code == 302
+    assert calls == [draft.pk]
+    assert not PlanVersion.objects.filter(pk=draft.pk).exists()
+    # no bulk delete: one draft at a time, from its page
+    changelist = superuser_client.get("/admin/catalog/planversion/")
+    assert "delete_selected" not in changelist.content.decode()
+
+
+def test_a_draft_published_while_its_form_was_open_is_not_changed(
+    superuser_client, draft, monkeypatch
+):
+    # The form validated a draft; the service then finds it published (a
+    # concurrent publish) and refuses: a message, not a 500, nothing written.
+    def published_meanwhile(**kwargs):
+        raise PublishedVersionImmutable(draft.pk)
+
+    monkeypatch.setattr(services, "update_draft_version", published_meanwhile)
+    url = f"/admin/catalog/planversion/{draft.pk}/change/"
+    response = superuser_client.post(
+        url,
+        {"price_cents": "777", "currency": "USD", "interval": "month", "included_quotas": "{}"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "Not saved" in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.price_cents != 777
+
+
+def test_the_delete_service_refuses_a_published_version():
+    version = PlanVersion.objects.get(plan__code="studio")
+    with pytest.raises(PublishedVersionImmutable):
+        services.delete_draft_version(plan_version=version)
+    assert PlanVersion.objects.filter(pk=version.pk).exists()
