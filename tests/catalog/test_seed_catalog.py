@@ -53,3 +53,16 @@ def test_seed_is_idempotent_and_keeps_later_catalog_changes():
     call_command("seed_catalog", verbosity=0)
     assert Addon.objects.get(code="storage_50gb").price_cents == 800
     assert PlanVersion.objects.filter(plan__code="studio").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_plan_with_only_a_draft_gets_a_version_on_sale():
+    from catalog import selectors, services
+    from catalog.models import Plan
+
+    studio = services.create_plan(code="studio", name="Studio")
+    services.create_plan_version(plan=studio, price_cents=1, currency="USD")  # a draft only
+    call_command("seed_catalog", verbosity=0)
+    studio = Plan.objects.get(code="studio")
+    assert selectors.active_version(studio) is not None
+    assert selectors.resolve_plan_version(plan_code="studio") is not None

@@ -5,7 +5,7 @@ catalog changes (a new price, a retired version) survive a re-run."""
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from catalog import services
+from catalog import selectors, services
 from catalog.models import Addon, Plan
 
 USD = "USD"
@@ -65,7 +65,9 @@ class Command(BaseCommand):
                 if plan is None:
                     plan = services.create_plan(code=code, name=name, description=description)
                     created += 1
-                if not plan.versions.exists():
+                # nothing on sale (no version, or only drafts/retired ones): a
+                # demo plan must have a version a deployment can subscribe to
+                if selectors.active_version(plan) is None:
                     version = services.create_plan_version(
                         plan=plan, price_cents=price_cents, currency=USD, included_quotas=quotas
                     )
