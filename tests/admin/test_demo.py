@@ -8,6 +8,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from rest_framework.test import APIClient
 
 from arcadia_cloud.models import User
 from deployments.models import BillingOverrideChange, Deployment, DeploymentEvent, State
@@ -68,3 +69,17 @@ def test_demo_is_idempotent_and_passwords_change_every_run():
         return re.search(r"billing@arcadia\.example / (\S+)", text).group(1)
 
     assert pw(first) != pw(second)
+
+
+@pytest.mark.django_db
+def test_only_the_latest_runs_demo_token_works():
+    from arcadia_cloud.models import ApiToken
+
+    first, second = run(), run()
+    tokens = [re.search(r"Bearer (arc_[^'\s]+)", text).group(1) for text in (first, second)]
+    assert tokens[0] != tokens[1]
+    demo = ApiToken.objects.filter(name="demo")
+    assert demo.count() == 2
+    assert demo.filter(revoked_at__isnull=True).count() == 1
+    assert APIClient(HTTP_AUTHORIZATION=f"Bearer {tokens[0]}").get("/api/v1/me").status_code == 401
+    assert APIClient(HTTP_AUTHORIZATION=f"Bearer {tokens[1]}").get("/api/v1/me").status_code == 200

@@ -28,8 +28,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
-from arcadia_cloud.models import Role, Tenant, User
-from arcadia_cloud.services import create_identity, create_tenant, issue_token
+from arcadia_cloud.models import ApiToken, Role, Tenant, User
+from arcadia_cloud.services import create_identity, create_tenant, issue_token, revoke_token
 from deployments.models import Deployment
 from deployments.operators import BILLING_OPERATOR, SUPPORT, ensure_operator_groups
 from deployments.services import create_deployment, set_billing_override
@@ -230,11 +230,18 @@ class Command(BaseCommand):
             billing, support = self._staff()
             owner = self._tenants_and_deployments(billing)
         passwords = {}
-        for user in (operator, billing, support):
-            passwords[user.email] = secrets.token_urlsafe(12)
-            user.set_password(passwords[user.email])
-            user.save(update_fields=["password"])
-        token = issue_token(user=owner, name="demo")
+        # New passwords and a new token together: printed below, and the demo
+        # token of an earlier run is revoked, so only what this run prints works.
+        with transaction.atomic():
+            for user in (operator, billing, support):
+                passwords[user.email] = secrets.token_urlsafe(12)
+                user.set_password(passwords[user.email])
+                user.save(update_fields=["password"])
+            for earlier in ApiToken.objects.filter(
+                user=owner, name="demo", revoked_at__isnull=True
+            ):
+                revoke_token(token=earlier)
+            token = issue_token(user=owner, name="demo")
         # `make run` passes the address it serves on; 8000 is its default.
         base = os.environ.get("ARCADIA_DEMO_URL", "http://127.0.0.1:8000").rstrip("/")
         self.stdout.write(
