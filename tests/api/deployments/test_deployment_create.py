@@ -47,10 +47,14 @@ def test_create_answers_201_active_with_the_first_event(tenant_client, tenant, t
 
 @pytest.mark.django_db
 def test_defaults(tenant_client):
-    body = post(tenant_client).json()["deployment"]
+    response = post(tenant_client)
+    assert response.status_code == 201
+    body = response.json()["deployment"]
     assert body["llm_mode"] == "managed"
     assert body["template_code"] is None
     assert body["template_version"] is None
+    row = Deployment.objects.get(pk=body["id"])
+    assert (row.llm_mode, row.template_code, row.template_version) == ("managed", None, None)
 
 
 @pytest.mark.django_db

@@ -109,7 +109,17 @@ def test_expected_state_match_moves(tenant_client, deployment):
         url(deployment), {"to_state": "paused", "expected_state": "active"}, format="json"
     )
     assert response.status_code == 200
+    body = response.json()["deployment"]
+    assert set(body) == SPEC_DEPLOYMENT
+    assert (body["id"], body["state"]) == (str(deployment.pk), "paused")
     assert Deployment.objects.get(pk=deployment.pk).state == "paused"
+    event = DeploymentEvent.objects.filter(deployment=deployment).latest("id")
+    assert (event.from_state, event.to_state, event.actor) == (
+        "active",
+        "paused",
+        "owner@acme.example",
+    )
+    assert DeploymentEvent.objects.filter(deployment=deployment).count() == 2
 
 
 @pytest.mark.django_db
