@@ -61,3 +61,49 @@ def test_deployment_show_without_subscription_is_null(tenant_client, tenant):
 
     bare = make_deployment(tenant, slug="bare")
     assert tenant_client.get(f"/api/v1/deployments/{bare.pk}").json()["subscription"] is None
+
+
+@pytest.mark.django_db
+def test_the_revenue_report_equals_the_sum_of_each_active_subscriptions_monthly_total(
+    seeded, tenant, system_actor
+):
+    # The two billing aggregates (one subscription's total, the MRR report) are
+    # computed separately (Python and SQL): they must agree.
+    from arcadia_cloud.actors import Actor
+    from deployments.transitions import transition_state
+    from subscriptions.selectors import (
+        addons_of,
+        get_subscription_for_deployment,
+        monthly_recurring_revenue,
+        monthly_total_by_currency,
+        revenue_totals,
+    )
+    from tests.factories import make_deployment
+
+    plans = [("studio", ["storage_50gb"]), ("studio", []), ("team", ["storage_50gb"] * 3)]
+    deployments = []
+    for n, (plan, addons) in enumerate(plans):
+        deployment = make_deployment(tenant, slug=f"rev-{n}")
+        create_subscription(
+            deployment_id=deployment.pk, plan_code=plan, addon_codes=addons, actor=system_actor
+        )
+        deployments.append(deployment)
+    paused = make_deployment(tenant, slug="rev-paused")  # not active: not in MRR
+    create_subscription(
+        deployment_id=paused.pk, plan_code="team", addon_codes=["storage_50gb"], actor=system_actor
+    )
+    transition_state(
+        deployment_id=paused.pk,
+        to_state="paused",
+        actor=Actor(kind="operator", label="ops@arcadia.example"),
+    )
+
+    expected: dict[str, int] = {}
+    for deployment in deployments:
+        subscription = get_subscription_for_deployment(deployment.pk)
+        for currency, cents in monthly_total_by_currency(
+            subscription, list(addons_of(subscription.pk))
+        ).items():
+            expected[currency] = expected.get(currency, 0) + cents
+    assert expected
+    assert revenue_totals(monthly_recurring_revenue()) == expected
