@@ -13,6 +13,7 @@ from arcadia_cloud.api.pagination import CursorPagination, LimitOffsetPagination
 from arcadia_cloud.api.rendering import actor_for
 from arcadia_cloud.errors import Forbidden, NotFound
 from arcadia_cloud.models import Tenant
+from arcadia_cloud.selectors import get_tenant
 from deployments import selectors
 from deployments.api.filters import DeploymentFilter
 from deployments.api.serializers import (
@@ -94,7 +95,7 @@ class DeploymentViewSet(viewsets.GenericViewSet):
             return identity.tenant
         if tenant_id is None:
             raise ValidationError({"tenant_id": ["Required for a platform admin."]})
-        tenant = Tenant.objects.filter(pk=tenant_id).first()
+        tenant = get_tenant(tenant_id)
         if tenant is None:
             raise ValidationError({"tenant_id": ["Unknown tenant."]})
         return tenant

@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from arcadia_cloud.models import Tenant
+from arcadia_cloud.selectors import get_tenant_by_slug
 from arcadia_cloud.services import create_identity
 
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, email, tenant, platform_admin, staff, password, **options):
         tenant_obj = None
         if tenant:
-            tenant_obj = Tenant.objects.filter(slug=tenant).first()
+            tenant_obj = get_tenant_by_slug(tenant)
             if tenant_obj is None:
                 raise CommandError(f"No tenant with slug {tenant!r}.")
         try:

@@ -28,7 +28,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
-from arcadia_cloud.models import ApiToken, Role, Tenant, User
+from arcadia_cloud.models import ApiToken, Role, User
+from arcadia_cloud.selectors import get_tenant_by_slug
 from arcadia_cloud.services import create_identity, create_tenant, issue_token, revoke_token
 from deployments.models import Deployment
 from deployments.operators import BILLING_OPERATOR, SUPPORT, ensure_operator_groups
@@ -274,9 +275,7 @@ class Command(BaseCommand):
 
     def _staff(self) -> tuple[User, User]:
         slug, name = STAFF_TENANT
-        staff_tenant = Tenant.objects.filter(slug=slug).first() or create_tenant(
-            slug=slug, name=name
-        )
+        staff_tenant = get_tenant_by_slug(slug) or create_tenant(slug=slug, name=name)
         users = []
         for email, group in ((BILLING_EMAIL, BILLING_OPERATOR), (SUPPORT_EMAIL, SUPPORT)):
             user = User.objects.filter(email=email).first()
@@ -288,7 +287,7 @@ class Command(BaseCommand):
 
     def _tenants_and_deployments(self, billing: User) -> User:
         tenants = {
-            slug: Tenant.objects.filter(slug=slug).first() or create_tenant(slug=slug, name=name)
+            slug: get_tenant_by_slug(slug) or create_tenant(slug=slug, name=name)
             for slug, name in TENANTS.items()
         }
         owners = {}

@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from arcadia_cloud.actors import Actor
-from arcadia_cloud.models import Tenant
+from arcadia_cloud.selectors import get_tenant_by_slug
 from deployments.batch import (
     DEFAULT_ACTOR,
     DEFAULT_BATCH_SIZE,
@@ -148,10 +148,10 @@ class Command(BaseCommand):
     def _tenant_id(slug: str | None) -> UUID | None:
         if slug is None:
             return None
-        tenant_id = Tenant.objects.filter(slug=slug).values_list("pk", flat=True).first()
-        if tenant_id is None:
+        tenant = get_tenant_by_slug(slug)
+        if tenant is None:
             raise CommandError(f"Unknown tenant {slug!r}.")
-        return tenant_id
+        return tenant.pk
 
     @staticmethod
     def _region(region: str | None) -> str | None:
