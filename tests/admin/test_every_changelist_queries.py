@@ -24,6 +24,12 @@ OPERATOR = Actor.system("system:tests")
 ADMIN_ACTOR = Actor(kind="operator", label="ops@arcadia.example")
 
 
+def _seat_addon(code: str) -> None:
+    catalog.create_addon(
+        code=code, name=code, resource_kind="seats", qty=1, price_cents=100, currency="USD"
+    )
+
+
 def grow(rows: int, start: int) -> None:
     """`rows` more of everything an operator page lists: tenants, identities,
     tokens, deployments with events, override changes, subscriptions with add-ons,
@@ -42,14 +48,7 @@ def grow(rows: int, start: int) -> None:
         plan = catalog.create_plan(code=f"plan_{i}", name=f"Plan {i}")
         version = catalog.create_plan_version(plan=plan, price_cents=100 + i, currency="USD")
         catalog.publish_plan_version(plan_version=version)
-        catalog.create_addon(
-            code=f"addon_{i}",
-            name=f"Addon {i}",
-            resource_kind="seats",
-            qty=1,
-            price_cents=100,
-            currency="USD",
-        )
+        _seat_addon(f"addon_{i}")
 
 
 def changelist_urls() -> list[str]:
@@ -93,14 +92,7 @@ def _grow_inlines(deployment, subscription, plan, rows: int, start: int) -> None
         set_billing_override(
             deployment_id=deployment.pk, suspended=not i % 2, actor=ADMIN_ACTOR, reason="hold"
         )
-        catalog.create_addon(
-            code=f"line_{i}",
-            name=f"Line {i}",
-            resource_kind="seats",
-            qty=1,
-            price_cents=100,
-            currency="USD",
-        )
+        _seat_addon(f"line_{i}")
         attach_addon(subscription=subscription, addon_code=f"line_{i}", actor=OPERATOR)
         change_plan_version(
             subscription=subscription, plan_code="team" if i % 2 == 0 else "studio", actor=OPERATOR
