@@ -1,5 +1,10 @@
-"""Who is acting: the one value every write service receives to check rights and
-to record in the audit trail."""
+"""Who is acting: the one value every write service receives to check rights, to
+scope what it may see (`arcadia_cloud.scope.scope_for`) and to record in the
+audit trail.
+
+The actor kinds are the columns of the transitions map (SPEC §2) and are
+defined here, once; `deployments.models` reads them from here.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,41 @@ from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID, uuid4
 
+#: An identity of the object's own tenant.
+TENANT = "tenant"
+#: A platform admin (API) or a permitted staff user (admin).
+OPERATOR = "operator"
+#: A management command (batch, the billing clock).
+SYSTEM = "system"
+
 ActorKind = Literal["tenant", "operator", "system"]
+ACTOR_KINDS: tuple[str, ...] = (TENANT, OPERATOR, SYSTEM)
 
 
 @dataclass(frozen=True)
 class Actor:
-    """`kind` is the column of the transitions map this caller stands in:
-    "tenant" (an identity of the object's tenant), "operator" (platform admin or
-    permitted staff) or "system" (a batch command). `label` is what the audit
-    trail records."""
+    """`kind` is the column of the transitions map this caller stands in; `label`
+    is what the audit trail records.
+
+    `include_overridden` is for `system` actors only: an operator ran the batch
+    with `--include-overridden`, so deployments whose automated billing actions
+    are suspended may be moved too (the map's permission reads it).
+    """
 
     kind: ActorKind
     label: str
     identity_id: int | None = None
     tenant_id: UUID | None = None
     request_id: str = ""
+    include_overridden: bool = False
+
+    # -- building an actor: one way per entry point --------------------------------
 
     @classmethod
     def for_identity(cls, identity, *, request_id: str = "") -> Actor:
-        """An API caller: platform admins act as operators, everyone else as tenant."""
-        kind: ActorKind = "operator" if identity.is_platform_admin else "tenant"
+        """An API caller: platform admins act as operators, everyone else as
+        their tenant."""
+        kind: ActorKind = OPERATOR if identity.is_platform_admin else TENANT
         return cls(
             kind=kind,
             label=identity.email,
@@ -36,10 +56,11 @@ class Actor:
         )
 
     @classmethod
-    def for_operator(cls, identity, *, request_id: str = "") -> Actor:
-        """A staff user in the admin whose permission the admin has already checked."""
+    def for_staff(cls, identity, *, request_id: str = "") -> Actor:
+        """A staff user in the admin, acting as an operator. The admin checks the
+        user's permission for each action before it calls a service."""
         return cls(
-            kind="operator",
+            kind=OPERATOR,
             label=identity.email,
             identity_id=identity.pk,
             tenant_id=identity.tenant_id,
@@ -47,10 +68,29 @@ class Actor:
         )
 
     @classmethod
-    def system(cls, name: str, *, request_id: str = "") -> Actor:
-        """A batch command; `name` is `system:<command>` or the `--actor` given.
+    def system(cls, name: str, *, request_id: str = "", include_overridden: bool = False) -> Actor:
+        """A management command; `name` is `system:<command>` or the `--actor` given.
 
         Every event the run writes carries the same run id (generated unless
         given), as API events carry their request id: "which run did this?"
         has an answer in the audit trail."""
-        return cls(kind="system", label=name, request_id=request_id or f"run-{uuid4().hex}")
+        return cls(
+            kind=SYSTEM,
+            label=name,
+            request_id=request_id or f"run-{uuid4().hex}",
+            include_overridden=include_overridden,
+        )
+
+    @classmethod
+    def from_api_request(cls, request) -> Actor:
+        """The authenticated API caller of `request` (built once per request)."""
+        actor = getattr(request, "_arcadia_actor", None)
+        if actor is None or actor.identity_id != request.user.pk:
+            actor = cls.for_identity(request.user, request_id=getattr(request, "request_id", ""))
+            request._arcadia_actor = actor
+        return actor
+
+    @classmethod
+    def from_admin_request(cls, request) -> Actor:
+        """The staff user of an admin `request`, as an operator."""
+        return cls.for_staff(request.user, request_id=getattr(request, "request_id", ""))

@@ -3,13 +3,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from arcadia_cloud.api.views import MeView, healthz
-from deployments.admin import dashboard_view
+from console.dashboard import dashboard_view
 
 api_v1 = [
     path("me", MeView.as_view(), name="me"),
     path("", include("deployments.api.urls")),
     path("", include("catalog.api.urls")),
-    path("", include("subscriptions.api.urls")),
     path(
         "schema",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

@@ -168,11 +168,3 @@ def update_addon(*, addon: Addon, **changes: Any) -> Addon:
         _validated(locked)
         locked.save(update_fields=[*changes.keys(), "updated_at"])
     return locked
-
-
-def change_addon_price(*, addon: Addon, price_cents: int, currency: str | None = None) -> Addon:
-    """Reprice an add-on for future attaches; existing subscribers keep their snapshot."""
-    changes: dict[str, Any] = {"price_cents": price_cents}
-    if currency is not None:
-        changes["currency"] = currency
-    return update_addon(addon=addon, **changes)

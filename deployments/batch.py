@@ -1,12 +1,13 @@
-"""Moving many deployments at once, at database speed, through the same map.
+"""The set-based path: moving many deployments at once, at database speed.
 
-`transition_state` moves one deployment per transaction and is the path for
-API calls and the admin. A batch (dunning `past_due -> suspended`, clean-up
-`cancelled -> archived`) moves tens of thousands: doing that one row per
-round trip is two orders of magnitude slower than the database allows. This
-module is the set-based counterpart. It reads the same `TRANSITIONS` map and
-asks the same `Rule.allows` for every row; what changes is the shape of the
-writes:
+A deployment changes state through one of two paths: `transition_state` (one
+row per transaction, for the API, the admin and the clock) and this module (a
+set of rows, for the batch command: dunning `past_due -> suspended`, clean-up
+`cancelled -> archived`). The two share the check and the write: every locked
+row is checked with the same `deployments.transitions.decide` (map, actor,
+operator override), moved rows get exactly `Deployment.MOVE_COLUMNS` (from
+`move_values`), and `write_moves` writes their events and makes their
+subscriptions follow. What differs is only the shape of the writes:
 
 1. select the matching ids (a selector), in primary-key order;
 2. walk them in chunks, one transaction per chunk:
@@ -14,10 +15,10 @@ writes:
      state filter: a row another runner has already moved no longer matches,
      a row it is moving right now is locked and skipped, so two runners on
      two machines never move a deployment twice;
-   - validate each locked row against the map in Python;
-   - move the valid ones with ONE set-based UPDATE (state, state_since,
-     updated_at), write their events in bulk (COPY on PostgreSQL), and let
-     their subscriptions follow with one call;
+   - `decide` each locked row;
+   - move the allowed ones with ONE set-based UPDATE of MOVE_COLUMNS, and
+     `write_moves` them (events by COPY on PostgreSQL, one subscriptions
+     UPDATE);
 3. give the rows skipped as locked one more pass at the end (a lock held by
    a single API transition is released in milliseconds), make every chunk
    durable with one synchronous commit, then report.
@@ -53,11 +54,9 @@ from django.utils import timezone
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.db import server_binding_cursor
 from deployments import selectors
-from deployments.errors import InvalidTransition, TransitionForbidden
-from deployments.events import check_actor_label, check_reason, record_transitions_bulk
-from deployments.models import SYSTEM, Deployment
-from deployments.transitions import Rule, rule_for
-from subscriptions.services import follow_deployment_state
+from deployments.events import check_actor_label, check_reason
+from deployments.models import Deployment
+from deployments.transitions import Refusal, Rule, check_move, move_values, write_moves
 
 logger = logging.getLogger(__name__)
 
@@ -104,24 +103,13 @@ def parse_duration(text: str) -> timedelta:
     return duration
 
 
-def system_rule(from_state: str, to_state: str) -> Rule:
-    """The map's rule for a batch (system) move; raises before anything is read
-    when the map has no such move (InvalidTransition) or does not let `system`
-    make it (TransitionForbidden)."""
-    rule = rule_for(from_state, to_state)
-    if rule is None:
-        raise InvalidTransition(from_state, to_state)
-    if SYSTEM not in rule.kinds:
-        raise TransitionForbidden(from_state, to_state, SYSTEM)
-    return rule
-
-
 class LockedRow(NamedTuple):
-    """The columns of a locked deployment the map's permission checks read.
+    """The columns of a locked deployment the map's permission reads.
 
-    Rule.allows is asked with this instead of a full `Deployment`: building
-    model instances costs ~12 µs a row, more than the whole set-based UPDATE.
-    The map's permissions (`deployments.models.may`) read `tenant_id` only.
+    `decide` is asked with this instead of a full `Deployment`: building model
+    instances costs ~12 µs a row, more than the whole set-based UPDATE. The
+    map's permissions (`deployments.models.may`) read `tenant_id` and
+    `billing_action_suspended`.
     """
 
     id: UUID
@@ -144,7 +132,6 @@ class BatchSelection:
     region: str | None = None
     in_state_for: timedelta | None = None
     ids: list[UUID] | None = None
-    include_overridden: bool = False
 
     def cutoff(self, now: datetime) -> datetime | None:
         """Latest `state_since` a row may have to match `--in-state-for`."""
@@ -208,9 +195,11 @@ def transition_batch(
 
     Invariants: each moved deployment was in `from_state` (and, with
     `in_state_for`, had been for that long) when it was locked, passed
-    `Rule.allows(row, actor)`, and gets exactly one event (actor label,
+    `decide(from, to, actor, row)`, and gets exactly one event (actor label,
     reason, from/to, occurred_at = its new state_since). Overridden rows
-    (`billing_action_suspended`) are skipped unless `include_overridden`.
+    (`billing_action_suspended`) are refused by the map's permission for a
+    system actor, and counted as skipped, unless the actor was built with
+    `include_overridden`.
     Locks: one transaction per chunk, rows locked in primary-key order with
     SKIP LOCKED. Side effects: the moved rows' subscriptions follow, once per
     chunk, in the chunk's transaction. A chunk whose transaction fails is
@@ -219,9 +208,10 @@ def transition_batch(
     outside a transaction (one at a time otherwise; see the module's notes).
     `on_progress(done, total)` is called after each chunk, on the calling thread.
     Raises before reading anything: InvalidTransition / TransitionForbidden (the
-    map), ValidationError (a reason or actor label longer than the audit columns).
+    map, asked for the actor without a row), ValidationError (a reason or actor
+    label longer than the audit columns).
     """
-    rule = system_rule(selection.from_state, selection.to_state)
+    rule = check_move(selection.from_state, selection.to_state, actor)
     check_reason(reason)
     check_actor_label(actor.label)
     run = _Run(
@@ -382,22 +372,19 @@ class _Run:
         try:
             with transaction.atomic():
                 locked = self._lock(chunk)
-                movable, overridden, not_allowed = _validate(
-                    locked, self.rule, self.selection, self.actor
-                )
+                movable, overridden, not_allowed = _validate(locked, self.rule, self.actor)
                 if movable:
                     now = timezone.now()
                     self._update(movable, now)
-                    moved_ids = [row.id for row in movable]
-                    record_transitions_bulk(
-                        deployment_ids=moved_ids,
+                    write_moves(
+                        deployment_ids=[row.id for row in movable],
                         from_state=self.selection.from_state,
                         to_state=to_state,
                         actor=self.actor,
                         reason=self.reason,
-                        occurred_at=now,
+                        notes="",
+                        at=now,
                     )
-                    follow_deployment_state(deployment_ids=moved_ids, deployment_state=to_state)
         except DatabaseError as exc:
             logger.exception("Batch chunk of %d deployments failed", len(chunk))
             return _ChunkOutcome(
@@ -444,34 +431,35 @@ class _Run:
         """ONE set-based UPDATE of the chunk's valid (locked) rows; on
         PostgreSQL by the locked versions' ctids (a TID scan: no second walk
         of the primary key for every row)."""
-        to_state = self.selection.to_state
+        values = move_values(self.selection.to_state, now)
         if connection.vendor != "postgresql":
-            Deployment.objects.filter(pk__in=[row.id for row in rows]).update(
-                state=to_state, state_since=now, updated_at=now
-            )
+            Deployment.objects.filter(pk__in=[row.id for row in rows]).update(**values)
             return
+        assignments = ", ".join(f"{column} = %s" for column in values)
         with server_binding_cursor() as cursor:
             cursor.execute(
-                f"UPDATE {_TABLE} SET state = %s, state_since = %s, updated_at = %s "
-                "WHERE ctid = ANY(%s::text[]::tid[])",
-                [to_state, now, now, [row.ctid for row in rows]],
+                f"UPDATE {_TABLE} SET {assignments} WHERE ctid = ANY(%s::text[]::tid[])",
+                [*values.values(), [row.ctid for row in rows]],
             )
             if cursor.rowcount != len(rows):  # the lock guarantees it; never silently
                 raise DatabaseError(f"updated {cursor.rowcount} of {len(rows)} locked deployments")
 
 
 def _validate(
-    rows: Iterable[LockedRow], rule: Rule, selection: BatchSelection, actor: Actor
+    rows: Iterable[LockedRow], rule: Rule, actor: Actor
 ) -> tuple[list[LockedRow], int, int]:
+    """(rows the actor may move, how many are overridden, how many the map
+    refuses otherwise), each row asked through the same check as a single move."""
     movable: list[LockedRow] = []
     overridden = not_allowed = 0
     for row in rows:
-        if row.billing_action_suspended and not selection.include_overridden:
-            overridden += 1
-        elif not rule.allows(row, actor):
-            not_allowed += 1
-        else:
+        refusal = rule.refusal(row, actor)
+        if refusal is None:
             movable.append(row)
+        elif refusal is Refusal.OVERRIDDEN:
+            overridden += 1
+        else:
+            not_allowed += 1
     return movable, overridden, not_allowed
 
 
@@ -480,7 +468,7 @@ def plan_batch(
 ) -> BatchResult:
     """What `transition_batch` would do now, without locking or writing:
     `would_move` lists the rows it would move; the skip counts are filled in."""
-    rule = system_rule(selection.from_state, selection.to_state)
+    rule = check_move(selection.from_state, selection.to_state, actor)
     candidates = selection.candidates(selection.cutoff(timezone.now()))
     ids = selectors.batch_candidate_ids(candidates, ids=selection.ids)
     result = BatchResult(matched=len(ids))
@@ -500,7 +488,7 @@ def plan_batch(
         )
         by_id = {row[0]: row for row in rows}
         locked = [LockedRow(*row[:4]) for row in by_id.values()]
-        movable, overridden, not_allowed = _validate(locked, rule, selection, actor)
+        movable, overridden, not_allowed = _validate(locked, rule, actor)
         result.skipped_overridden += overridden
         result.skipped_not_allowed += not_allowed
         result.skipped_changed_or_locked += len(chunk) - len(by_id)

@@ -13,11 +13,27 @@ import math
 from functools import cache
 from xml.sax.saxutils import escape
 
-from deployments.charts import state_colour
-from deployments.models import OPERATOR, SYSTEM, TENANT, Deployment
+from arcadia_cloud.actors import ACTOR_KINDS
+from deployments.models import Deployment
 from deployments.transitions import STATES, TERMINAL_STATES, TRANSITIONS
 
-ROLE_ORDER = (TENANT, OPERATOR, SYSTEM)
+ROLE_ORDER = ACTOR_KINDS
+
+#: One colour per state, shared by the badges, the charts and the diagram.
+STATE_COLOURS: dict[str, str] = {
+    "trial": "#6f42c1",
+    "active": "#1e8e3e",
+    "past_due": "#e37400",
+    "paused": "#1a73e8",
+    "suspended": "#d93025",
+    "cancelled": "#80868b",
+    "archived": "#3c4043",
+}
+DEFAULT_COLOUR = "#5f6368"
+
+
+def state_colour(state: str) -> str:
+    return STATE_COLOURS.get(state, DEFAULT_COLOUR)
 
 
 def who_may(kinds) -> str:
@@ -83,7 +99,7 @@ _BOX_W, _BOX_H = 112, 36
 _BOW = 0.12  # a one-way move bows towards the centre, clear of the other boxes
 _PAIR_BOW = 0.08  # a move and its reverse bow to either side of their chord
 _LABEL_AT = 0.42  # labels sit a little before the middle, so a pair's do not touch
-_ROLE_LETTERS = {TENANT: "T", OPERATOR: "O", SYSTEM: "S"}
+_ROLE_LETTERS = {kind: kind[0].upper() for kind in ACTOR_KINDS}
 
 
 def _fmt(value: float) -> str:

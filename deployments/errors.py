@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from arcadia_cloud.errors import DomainError
+from arcadia_cloud.errors import DomainError, NotFound
 
 
 class InvalidTransition(DomainError):
@@ -20,11 +20,14 @@ class TransitionForbidden(DomainError):
     category = "forbidden"
     code = "forbidden"
 
-    def __init__(self, from_state: str, to_state: str, actor_kind: str):
-        super().__init__(f"{actor_kind} may not move {from_state} -> {to_state}")
+    def __init__(self, from_state: str, to_state: str, actor_kind: str, *, reason: str = ""):
+        why = " (automated billing actions are suspended)" if reason == "overridden" else ""
+        super().__init__(f"{actor_kind} may not move {from_state} -> {to_state}{why}")
         self.from_state = from_state
         self.to_state = to_state
         self.actor_kind = actor_kind
+        #: "not_permitted", "overridden" or "not_in_map" (deployments.transitions.Refusal)
+        self.reason = reason
 
 
 class StateConflict(DomainError):
@@ -40,6 +43,19 @@ class StateConflict(DomainError):
         return {"error": self.code, "expected": self.expected, "actual": self.actual}
 
 
-class DeploymentNotFound(DomainError):
-    category = "not_found"
-    code = "not_found"
+class DeploymentNotFound(NotFound):
+    """Missing, or outside the actor's scope: the same answer (404)."""
+
+
+class DeploymentNotSubscribable(DomainError):
+    """Cancelled and archived deployments cannot take a new subscription."""
+
+    category = "invalid"
+    code = "deployment_not_subscribable"
+
+    def __init__(self, state: str):
+        super().__init__(f"a {state} deployment cannot be subscribed")
+        self.state = state
+
+    def body(self) -> dict:
+        return {"error": self.code, "state": self.state}

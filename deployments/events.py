@@ -60,7 +60,7 @@ def record_transition(
 
 
 def record_override_change(
-    *, deployment: Deployment, value: bool, actor: Actor, reason: str
+    *, deployment: Deployment, value: bool, actor: Actor, reason: str, at: datetime | None = None
 ) -> BillingOverrideChange:
     return BillingOverrideChange.objects.create(
         deployment=deployment,
@@ -68,6 +68,7 @@ def record_override_change(
         reason=reason,
         actor=actor.label,
         request_id=actor.request_id or "",
+        occurred_at=at or timezone.now(),
     )
 
 
@@ -84,7 +85,7 @@ _EVENT_COPY_COLUMNS = (
 )
 
 
-def record_transitions_bulk(
+def record_transitions(
     *,
     deployment_ids: list[UUID],
     from_state: str,
@@ -94,17 +95,17 @@ def record_transitions_bulk(
     occurred_at: datetime,
     notes: str = "",
 ) -> int:
-    """One event per deployment in `deployment_ids`, all for the same move.
+    """One event per deployment in `deployment_ids`, all for the same move,
+    inside the caller's transaction: the writer for both move paths.
 
-    The batch path's counterpart of `record_transition`, run inside the
-    caller's transaction. On PostgreSQL the rows stream through COPY on the
+    One row is one INSERT; on PostgreSQL many rows stream through COPY on the
     same connection (several times cheaper than a multi-row INSERT at
     thousands of rows); elsewhere they go through `bulk_create`.
     """
     if not deployment_ids:
         return 0
     request_id = actor.request_id or ""
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and len(deployment_ids) > 1:
         # Every row of the batch shares all but its deployment id: format the
         # shared tail once and stream `id<TAB>tail` lines (per-row
         # `copy.write_row` would spend more CPU than the server's insert).
@@ -134,9 +135,9 @@ def record_transitions_bulk(
                 deployment_id=deployment_id,
                 from_state=from_state,
                 to_state=to_state,
-                reason=reason,
+                reason=reason or "",
                 actor=actor.label,
-                notes=notes,
+                notes=notes or "",
                 request_id=request_id,
                 occurred_at=occurred_at,
             )

@@ -10,11 +10,14 @@ through `deployments.transitions`.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.core.validators import MinLengthValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
+
+from arcadia_cloud.actors import OPERATOR, SYSTEM, TENANT
 
 # The DNS-label pattern as SPEC writes it (also published in the OpenAPI document).
 SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -39,25 +42,40 @@ class LlmMode(models.TextChoices):
     DISABLED = "disabled", "Disabled"
 
 
-TENANT = "tenant"
-OPERATOR = "operator"
-SYSTEM = "system"
-
-
 def may(*kinds: str):
-    """django-fsm permission: the actor's kind is one of `kinds`; a tenant actor
-    must moreover belong to the deployment's tenant."""
+    """django-fsm permission for one cell of the map: "who may" make this move.
+
+    The rule is a set of actor kinds plus the conditions the row must meet for
+    that actor (`row_conditions`), read by both paths that move deployments:
+    evaluated on a row in Python by `transition_state` (and `allowed_targets`),
+    and turned into SQL by the set-based batch, so the rule has one definition:
+    - a tenant actor moves only its own tenant's deployments;
+    - a system actor (a batch, the billing clock) may not move a deployment
+      whose automated billing actions are suspended (the operator override),
+      unless the operator who ran it asked for `--include-overridden`.
+    """
 
     allowed = frozenset(kinds)
 
-    def check(instance: Deployment, actor) -> bool:
+    def row_conditions(actor) -> dict[str, object] | None:
+        """Column -> value the row must have for `actor`; None when the actor's
+        kind may not make this move at all."""
         if actor.kind not in allowed:
-            return False
+            return None
         if actor.kind == TENANT:
-            return actor.tenant_id is not None and actor.tenant_id == instance.tenant_id
-        return True
+            return None if actor.tenant_id is None else {"tenant_id": actor.tenant_id}
+        if actor.kind == SYSTEM and not actor.include_overridden:
+            return {"billing_action_suspended": False}
+        return {}
+
+    def check(instance, actor) -> bool:
+        conditions = row_conditions(actor)
+        return conditions is not None and all(
+            getattr(instance, column) == value for column, value in conditions.items()
+        )
 
     check.kinds = allowed  # read by deployments.transitions to build the map
+    check.row_conditions = row_conditions
     return check
 
 
@@ -112,32 +130,37 @@ class Deployment(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
 
     # -- The lifecycle. Methods only change fields; the service does the rest. --
 
-    def _enter(self) -> None:
-        self.state_since = timezone.now()
+    #: The columns a move writes, and the only ones: the single-row service
+    #: saves exactly these and the set-based batch UPDATEs exactly these (a
+    #: test holds every @transition method to them).
+    MOVE_COLUMNS = ("state", "state_since", "updated_at")
+
+    def _enter(self, at: datetime) -> None:
+        self.state_since = at
 
     @transition(field=state, source=S.TRIAL, target=S.ACTIVE, permission=may(OPERATOR, SYSTEM))
     @transition(field=state, source=S.PAST_DUE, target=S.ACTIVE, permission=may(OPERATOR, SYSTEM))
     @transition(field=state, source=S.PAUSED, target=S.ACTIVE, permission=may(TENANT, OPERATOR))
     @transition(field=state, source=S.SUSPENDED, target=S.ACTIVE, permission=may(OPERATOR))
-    def activate(self) -> None:
-        self._enter()
+    def activate(self, at: datetime) -> None:
+        self._enter(at)
 
     @transition(field=state, source=S.TRIAL, target=S.PAST_DUE, permission=may(OPERATOR, SYSTEM))
     @transition(field=state, source=S.ACTIVE, target=S.PAST_DUE, permission=may(OPERATOR, SYSTEM))
-    def mark_past_due(self) -> None:
-        self._enter()
+    def mark_past_due(self, at: datetime) -> None:
+        self._enter(at)
 
     @transition(field=state, source=S.TRIAL, target=S.PAUSED, permission=may(OPERATOR))
     @transition(field=state, source=S.ACTIVE, target=S.PAUSED, permission=may(TENANT, OPERATOR))
-    def pause(self) -> None:
-        self._enter()
+    def pause(self, at: datetime) -> None:
+        self._enter(at)
 
     @transition(field=state, source=S.ACTIVE, target=S.SUSPENDED, permission=may(OPERATOR, SYSTEM))
     @transition(
         field=state, source=S.PAST_DUE, target=S.SUSPENDED, permission=may(OPERATOR, SYSTEM)
     )
-    def suspend(self) -> None:
-        self._enter()
+    def suspend(self, at: datetime) -> None:
+        self._enter(at)
 
     @transition(
         field=state, source=S.TRIAL, target=S.CANCELLED, permission=may(TENANT, OPERATOR, SYSTEM)
@@ -148,14 +171,14 @@ class Deployment(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         target=S.CANCELLED,
         permission=may(TENANT, OPERATOR),
     )
-    def cancel(self) -> None:
-        self._enter()
+    def cancel(self, at: datetime) -> None:
+        self._enter(at)
 
     @transition(
         field=state, source=S.CANCELLED, target=S.ARCHIVED, permission=may(OPERATOR, SYSTEM)
     )
-    def archive(self) -> None:
-        self._enter()
+    def archive(self, at: datetime) -> None:
+        self._enter(at)
 
 
 class DeploymentEvent(models.Model):

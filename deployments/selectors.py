@@ -1,10 +1,10 @@
 """Reads of deployments.
 
-What the API reads goes through the tenant scope (`deployments_visible_to`,
-`get_deployment_visible_to`, `get_deployment_for_show`). The reads further
-down (`tenant_deployments`, the dashboard counts, `latest_events`, the batch
-candidates) are for operators and batch commands, who see every tenant; no
-API view uses them."""
+The reads an actor makes go through its tenant scope (`deployments_visible_to`,
+`get_deployment_visible_to`, `get_deployment_for_show`, all built on
+`arcadia_cloud.scope.scope_for`). The reads further down (`tenant_deployments`,
+the dashboard counts, `latest_events`, the batch candidates) are for operators
+and batch commands, who see every tenant; no API view uses them."""
 
 from __future__ import annotations
 
@@ -13,31 +13,34 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from arcadia_cloud.api.scoping import scope_to
+from arcadia_cloud.actors import Actor
+from arcadia_cloud.scope import scope_for
 from deployments.models import Deployment, DeploymentEvent, State
+from subscriptions.selectors import addon_lines
 
 SHOW_EVENTS = 100
 
 
-def deployments_visible_to(identity) -> QuerySet[Deployment]:
-    return scope_to(Deployment.objects.all(), identity)
+def deployments_visible_to(actor: Actor) -> QuerySet[Deployment]:
+    return scope_for(actor).filter(Deployment.objects.all())
 
 
-def get_deployment_visible_to(identity, deployment_id: UUID | str) -> Deployment | None:
-    """The deployment if `identity` may see it; None for foreign and missing alike."""
-    return deployments_visible_to(identity).filter(pk=deployment_id).first()
+def get_deployment_visible_to(actor: Actor, deployment_id: UUID | str) -> Deployment | None:
+    """The deployment if `actor` may see it; None for foreign and missing alike."""
+    return deployments_visible_to(actor).filter(pk=deployment_id).first()
 
 
-def get_deployment_for_show(identity, deployment_id: UUID | str) -> Deployment | None:
+def get_deployment_for_show(actor: Actor, deployment_id: UUID | str) -> Deployment | None:
     """Like `get_deployment_visible_to`, with the subscription, its plan version
-    and plan joined in the same query (the show endpoint renders all of them;
-    one round trip instead of two on the API's hottest read)."""
+    and plan joined in the same query and its add-on lines prefetched (the show
+    endpoint renders all of them on the API's hottest read)."""
     return (
-        deployments_visible_to(identity)
+        deployments_visible_to(actor)
         .select_related("subscription__plan_version__plan")
+        .prefetch_related(Prefetch("subscription__addons", queryset=addon_lines()))
         .filter(pk=deployment_id)
         .first()
     )

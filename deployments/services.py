@@ -1,7 +1,12 @@
-"""Deployment write services other than transitions (see `deployments.transitions`)."""
+"""Deployment write services other than moves (see `deployments.transitions`):
+creating a deployment, the billing-action override, and subscribing a
+deployment to a plan (the deployment's lock and state decide whether it may
+take a subscription and with which status)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from uuid import UUID
 
 from django.conf import settings
@@ -9,14 +14,23 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from arcadia_cloud.actors import Actor
+from arcadia_cloud.actors import OPERATOR, Actor
 from arcadia_cloud.errors import Forbidden
 from arcadia_cloud.models import Tenant
-from deployments.errors import DeploymentNotFound
+from arcadia_cloud.scope import scope_for
+from catalog.errors import PlanOrVersionNotFound
+from catalog.selectors import resolve_plan_version
+from deployments.errors import DeploymentNotFound, DeploymentNotSubscribable
 from deployments.events import check_reason, record_override_change, record_transition
 from deployments.models import BillingOverrideChange, Deployment, LlmMode, State
+from deployments.transitions import subscription_status_for
+from subscriptions.models import Subscription
+from subscriptions.services import check_addons_on_sale, open_subscription
 
 CREATABLE_STATES = {State.ACTIVE.value, State.TRIAL.value}
+
+#: Deployment states that take no new subscription.
+UNSUBSCRIBABLE_STATES = frozenset({State.CANCELLED.value, State.ARCHIVED.value})
 
 
 def create_deployment(
@@ -30,8 +44,10 @@ def create_deployment(
     template_code: str | None = None,
     template_version: str | None = None,
     initial_state: str = State.ACTIVE,
+    at: datetime | None = None,
 ) -> Deployment:
     """Create a deployment and its first event (from_state null) in one transaction.
+    `at` is its creation time (default now; the demo replays a history).
 
     Validates every field (ValidationError keyed by field). Only an operator may
     create one in `trial`. A slug taken in the tenant is a validation error, also
@@ -42,9 +58,9 @@ def create_deployment(
         raise ValidationError(
             {"state": [f"A deployment starts in one of {sorted(CREATABLE_STATES)}."]}
         )
-    if initial_state == State.TRIAL and actor.kind != "operator":
+    if initial_state == State.TRIAL and actor.kind != OPERATOR:
         raise Forbidden()
-    if actor.kind == "tenant" and actor.tenant_id != tenant.id:
+    if not scope_for(actor).sees_tenant(tenant.id):
         raise Forbidden()
     errors: dict[str, list[str]] = {}
     if isinstance(display_name, str) and display_name and not display_name.strip():
@@ -53,7 +69,7 @@ def create_deployment(
         errors["display_name"] = ["This field may not be blank."]
     if region not in settings.ARCADIA_REGIONS:
         errors["region"] = [f"Unknown region {region!r}; one of {settings.ARCADIA_REGIONS}."]
-    now = timezone.now()
+    now = at or timezone.now()
     deployment = Deployment(
         tenant=tenant,
         slug=slug,
@@ -95,7 +111,7 @@ def create_deployment(
 
 
 def set_billing_override(
-    *, deployment_id: UUID, suspended: bool, actor: Actor, reason: str
+    *, deployment_id: UUID, suspended: bool, actor: Actor, reason: str, at: datetime | None = None
 ) -> Deployment:
     """Turn the billing-action override on or off, with an audit row (who, when, why).
 
@@ -103,18 +119,80 @@ def set_billing_override(
     operators toggle at once. Operators only. Setting the current value again
     is a no-op without an audit row.
     """
-    if actor.kind != "operator":
+    if actor.kind != OPERATOR:
         raise Forbidden()
     if not reason or not reason.strip():
         raise ValidationError({"reason": ["A reason is required to change the override."]})
     check_reason(reason, model=BillingOverrideChange)
     with transaction.atomic():
-        deployment = Deployment.objects.select_for_update().filter(pk=deployment_id).first()
+        deployment = (
+            scope_for(actor)
+            .filter(Deployment.objects.all())
+            .select_for_update()
+            .filter(pk=deployment_id)
+            .first()
+        )
         if deployment is None:
             raise DeploymentNotFound()
         if deployment.billing_action_suspended == suspended:
             return deployment
         deployment.billing_action_suspended = suspended
         deployment.save(update_fields=["billing_action_suspended", "updated_at"])
-        record_override_change(deployment=deployment, value=suspended, actor=actor, reason=reason)
+        record_override_change(
+            deployment=deployment, value=suspended, actor=actor, reason=reason, at=at
+        )
     return deployment
+
+
+def create_subscription(
+    *,
+    deployment_id: UUID,
+    plan_code: str,
+    addon_codes: Iterable[str] = (),
+    actor: Actor,
+    version: int | None = None,
+    trial_ends_at: datetime | None = None,
+    at: datetime | None = None,
+) -> Subscription:
+    """Subscribe a deployment to `plan_code` (its active version unless `version`
+    is given) with the add-ons `addon_codes`, snapshotted by
+    `subscriptions.services.attach_addons`.
+
+    Invariant: one subscription per deployment, all or nothing, with the status
+    the deployment's state implies (a paused deployment gets a paused
+    subscription). Unknown add-on codes (UnknownAddons), an unknown plan or one
+    with nothing on sale (PlanOrVersionNotFound), a deployment outside the
+    actor's scope (DeploymentNotFound), a cancelled or archived deployment
+    (DeploymentNotSubscribable) or an existing subscription
+    (SubscriptionExists) raise before anything is written.
+
+    Locks the deployment row (`SELECT ... FOR UPDATE`), so concurrent subscribe
+    calls for one deployment queue up and the later ones see the first's row,
+    and a transition cannot interleave between the state check and the insert.
+    """
+    addon_codes = list(addon_codes)
+    plan_version = resolve_plan_version(plan_code=plan_code, version=version)
+    if plan_version is None:
+        raise PlanOrVersionNotFound()
+    check_addons_on_sale(addon_codes)
+    with transaction.atomic():
+        deployment = (
+            scope_for(actor)
+            .filter(Deployment.objects.all())
+            .select_for_update()
+            .filter(pk=deployment_id)
+            .first()
+        )
+        if deployment is None:
+            raise DeploymentNotFound()
+        if deployment.state in UNSUBSCRIBABLE_STATES:
+            raise DeploymentNotSubscribable(deployment.state)
+        return open_subscription(
+            deployment_id=deployment.pk,
+            plan_version=plan_version,
+            status=subscription_status_for(deployment.state),
+            addon_codes=addon_codes,
+            actor=actor,
+            trial_ends_at=trial_ends_at,
+            at=at,
+        )

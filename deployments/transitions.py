@@ -1,29 +1,49 @@
-"""THE transitions map and the one function that moves a deployment.
+"""THE transitions map, the one check of a move, and the writes every move makes.
 
 The map is not written here: it is read from the django-fsm declarations on
 `Deployment` (sources, targets, permissions), so there is exactly one place to
-change it. Everything that needs to know "may this caller move this deployment
-from A to B" asks this module.
+change it. A deployment changes state through one of two paths, and only
+these: `transition_state` here (one row, for the API, the admin and the clock)
+and `deployments.batch.transition_batch` (a set of rows, for the batch
+command). The two share the check (`decide`), the columns a move writes
+(`Deployment.MOVE_COLUMNS`, `move_values`) and every write that follows the
+state change (`write_moves`: the audit events, the subscriptions following).
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
+from arcadia_cloud.scope import scope_for
 from deployments.errors import (
     DeploymentNotFound,
     InvalidTransition,
     StateConflict,
     TransitionForbidden,
 )
-from deployments.events import check_reason, record_transition
+from deployments.events import check_reason, record_transitions
 from deployments.models import Deployment, State
-from subscriptions.services import follow_deployment_state
+from subscriptions.models import Status
+from subscriptions.services import set_status_of_deployments
+
+
+class Refusal(enum.Enum):
+    """Why `decide` refused a move."""
+
+    #: The map has no such move (also: to the same state, or an unknown one).
+    NOT_IN_MAP = "not_in_map"
+    #: The map has the move, but not for this actor (its kind, or not its tenant).
+    NOT_PERMITTED = "not_permitted"
+    #: A system actor, and the deployment's automated billing actions are
+    #: suspended by an operator.
+    OVERRIDDEN = "overridden"
 
 
 @dataclass(frozen=True)
@@ -36,8 +56,23 @@ class Rule:
     kinds: frozenset[str]
     _transition: object
 
-    def allows(self, deployment: Deployment, actor: Actor) -> bool:
+    def row_conditions(self, actor: Actor) -> dict[str, object] | None:
+        """The column values a row must have for `actor` to make this move (the
+        set-based path turns them into SQL); None when the actor's kind may not."""
+        return self._transition.permission.row_conditions(actor)
+
+    def allows(self, deployment, actor: Actor) -> bool:
         return self._transition.has_perm(deployment, actor)
+
+    def refusal(self, row, actor: Actor) -> Refusal | None:
+        """None when `actor` may make this move on `row` (a Deployment or any
+        object with its `tenant_id` and `billing_action_suspended`)."""
+        if self.allows(row, actor):
+            return None
+        conditions = self.row_conditions(actor) or {}
+        if conditions.get("billing_action_suspended") is False and row.billing_action_suspended:
+            return Refusal.OVERRIDDEN
+        return Refusal.NOT_PERMITTED
 
 
 def _read_map() -> dict[tuple[str, str], Rule]:
@@ -75,9 +110,80 @@ def rule_for(from_state: str, to_state: str) -> Rule | None:
     return TRANSITIONS.get((from_state, to_state))
 
 
+def decide(from_state: str, to_state: str, actor: Actor, row=None) -> Rule | Refusal:
+    """THE check of a move: the rule that lets `actor` move `row` from
+    `from_state` to `to_state`, or why not. With `row` None only the map and the
+    actor's kind are checked (a batch asks that once, before it reads a row)."""
+    rule = rule_for(from_state, to_state)
+    if rule is None:
+        return Refusal.NOT_IN_MAP
+    if row is None:
+        return rule if rule.row_conditions(actor) is not None else Refusal.NOT_PERMITTED
+    return rule.refusal(row, actor) or rule
+
+
+def check_move(from_state: str, to_state: str, actor: Actor, row=None) -> Rule:
+    """`decide`, with a refusal raised: InvalidTransition (not in the map) or
+    TransitionForbidden (not this actor's move)."""
+    decision = decide(from_state, to_state, actor, row)
+    if decision is Refusal.NOT_IN_MAP:
+        raise InvalidTransition(from_state, to_state)
+    if isinstance(decision, Refusal):
+        raise TransitionForbidden(from_state, to_state, actor.kind, reason=decision.value)
+    return decision
+
+
 def allowed_targets(deployment: Deployment, actor: Actor) -> list[str]:
     """The states `actor` may move `deployment` to right now (map order)."""
     return [r.to_state for r in _BY_SOURCE.get(deployment.state, ()) if r.allows(deployment, actor)]
+
+
+#: deployment state -> the subscription status it implies; the other states
+#: (trial, past_due, suspended) leave a subscription's status as it is.
+SUBSCRIPTION_STATUS_FOR_STATE: dict[str, str] = {
+    State.ACTIVE: Status.ACTIVE,
+    State.PAUSED: Status.PAUSED,
+    State.CANCELLED: Status.CANCELLED,
+    State.ARCHIVED: Status.CANCELLED,
+}
+
+
+def subscription_status_for(state: str) -> str:
+    """The status a subscription created on a deployment in `state` starts with."""
+    return SUBSCRIPTION_STATUS_FOR_STATE.get(state, Status.ACTIVE)
+
+
+def move_values(to_state: str, at: datetime) -> dict[str, object]:
+    """Column -> value of a move to `to_state` at `at`: exactly MOVE_COLUMNS."""
+    return dict(zip(Deployment.MOVE_COLUMNS, (to_state, at, at), strict=True))
+
+
+def write_moves(
+    *,
+    deployment_ids: list[UUID],
+    from_state: str,
+    to_state: str,
+    actor: Actor,
+    reason: str,
+    notes: str,
+    at: datetime,
+) -> None:
+    """Everything a move writes after the state columns, for one row or a
+    chunk of rows that made the same move, inside the caller's transaction
+    (the rows are locked by it): one event each, and the subscriptions follow.
+    Set-based: a fixed number of statements whatever the number of rows."""
+    record_transitions(
+        deployment_ids=deployment_ids,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor,
+        reason=reason,
+        notes=notes,
+        occurred_at=at,
+    )
+    status = SUBSCRIPTION_STATUS_FOR_STATE.get(to_state)
+    if status is not None:
+        set_status_of_deployments(deployment_ids=deployment_ids, status=status)
 
 
 def transition_state(
@@ -88,45 +194,48 @@ def transition_state(
     reason: str = "",
     notes: str = "",
     expected_state: str | None = None,
-    visible: QuerySet[Deployment] | None = None,
+    at: datetime | None = None,
 ) -> Deployment:
-    """Move one deployment to `to_state`: the only way a deployment changes state.
+    """Move one deployment to `to_state`: the single-row path.
 
-    `visible` is the caller's view of the deployments (the API passes its
-    tenant scope): a deployment outside it is DeploymentNotFound, exactly as a
-    missing one, and the scope check and the lock are one query.
+    `at` is when the move takes effect (its `state_since` and the event's time;
+    default now): the billing clock moves a trial that ended at `trial_ends_at`
+    as of that instant, and the demo replays its history.
 
-    In one transaction: lock the row (`SELECT ... FOR UPDATE`, so two callers
-    racing on one deployment are serialised and the second sees the first's
-    result instead of both passing the check on the same old state), check
-    `expected_state` (StateConflict), the map (InvalidTransition) and the
-    actor's right (TransitionForbidden), move `state` and `state_since`, append
-    the event, and let the subscription follow. Raises before writing anything.
+    The deployment is looked up in the actor's scope: another tenant's is
+    DeploymentNotFound, exactly as a missing one, so a refusal never tells a
+    tenant anything about it. In one transaction: lock the row (`SELECT ... FOR
+    UPDATE`, so two callers racing on one deployment are serialised and the
+    second sees the first's result instead of both passing the check on the
+    same old state; the scope check and the lock are one query), check
+    `expected_state` (StateConflict), then `check_move` (InvalidTransition,
+    TransitionForbidden), write MOVE_COLUMNS, then `write_moves`. Raises before
+    writing anything.
     """
     check_reason(reason)
     with transaction.atomic():
-        rows = Deployment.objects.all() if visible is None else visible
-        deployment = rows.select_for_update().filter(pk=deployment_id).first()
+        deployment = (
+            scope_for(actor)
+            .filter(Deployment.objects.all())
+            .select_for_update()
+            .filter(pk=deployment_id)
+            .first()
+        )
         if deployment is None:
             raise DeploymentNotFound()
         from_state = deployment.state
         if expected_state is not None and expected_state != from_state:
             raise StateConflict(expected_state, from_state)
-        rule = rule_for(from_state, to_state)
-        if rule is None:
-            raise InvalidTransition(from_state, to_state)
-        if not rule.allows(deployment, actor):
-            raise TransitionForbidden(from_state, to_state, actor.kind)
-        getattr(deployment, rule.method)()
-        deployment.save(update_fields=["state", "state_since", "updated_at"])
-        record_transition(
-            deployment=deployment,
+        rule = check_move(from_state, to_state, actor, deployment)
+        getattr(deployment, rule.method)(at or timezone.now())
+        deployment.save(update_fields=list(Deployment.MOVE_COLUMNS))
+        write_moves(
+            deployment_ids=[deployment.pk],
             from_state=from_state,
             to_state=to_state,
             actor=actor,
             reason=reason,
             notes=notes,
-            occurred_at=deployment.state_since,
+            at=deployment.state_since,
         )
-        follow_deployment_state(deployment_ids=[deployment.pk], deployment_state=to_state)
     return deployment

@@ -3,38 +3,19 @@ are never edited here) and a change-plan action that calls the service."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
 
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.errors import DomainError
-from catalog.models import Plan
-from catalog.selectors import live_versions
+from console.forms import ChangePlanForm
+from console.readonly import ReadOnlyAdmin, ReadOnlyTabularInline
 from subscriptions.models import PlanChange, Subscription, SubscriptionAddon
 from subscriptions.services import change_plan_version
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    max_num = 0
-    can_delete = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class SubscriptionAddonInline(ReadOnlyInline):
+class SubscriptionAddonInline(ReadOnlyTabularInline):
     """The add-ons as sold: prices snapshotted at attach time."""
 
     model = SubscriptionAddon
@@ -46,7 +27,7 @@ class SubscriptionAddonInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("addon")
 
 
-class PlanChangeInline(ReadOnlyInline):
+class PlanChangeInline(ReadOnlyTabularInline):
     model = PlanChange
     fields = ["changed_at", "from_version", "to_version", "actor", "request_id"]
     verbose_name_plural = "plan changes"
@@ -56,32 +37,6 @@ class PlanChangeInline(ReadOnlyInline):
         return (
             super().get_queryset(request).select_related("from_version__plan", "to_version__plan")
         )
-
-
-class PlanChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Plan) -> str:
-        return f"{obj.code} ({obj.name})"
-
-
-class ChangePlanForm(forms.Form):
-    plan = PlanChoiceField(
-        queryset=Plan.objects.filter(versions__in=live_versions()).distinct().order_by("code"),
-        to_field_name="code",
-    )
-    version = forms.IntegerField(
-        min_value=1, required=False, help_text="Leave empty for the plan's active version."
-    )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Subscription)
@@ -128,7 +83,7 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     def change_plan(self, request, queryset):
         form = ChangePlanForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
-            actor = Actor.for_operator(request.user, request_id=getattr(request, "request_id", ""))
+            actor = Actor.from_admin_request(request)
             moved = 0
             for subscription in queryset.order_by("pk"):
                 try:

@@ -29,20 +29,6 @@ class UnknownAddons(DomainError):
         return {"error": self.code, "codes": self.codes}
 
 
-class DeploymentNotSubscribable(DomainError):
-    """Cancelled and archived deployments cannot take a new subscription."""
-
-    category = "invalid"
-    code = "deployment_not_subscribable"
-
-    def __init__(self, state: str):
-        super().__init__(f"a {state} deployment cannot be subscribed")
-        self.state = state
-
-    def body(self) -> dict:
-        return {"error": self.code, "state": self.state}
-
-
 class SubscriptionCancelled(DomainError):
     """A cancelled subscription takes no add-ons and no plan changes."""
 

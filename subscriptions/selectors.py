@@ -9,54 +9,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Prefetch, QuerySet, Sum
 
-from subscriptions.models import PlanChange, Status, Subscription, SubscriptionAddon
-from subscriptions.rendering import render_subscription
+from subscriptions.models import Status, Subscription, SubscriptionAddon
 
 
-def _with_terms() -> QuerySet[Subscription]:
-    return Subscription.objects.select_related("plan_version__plan")
+def addon_lines() -> QuerySet[SubscriptionAddon]:
+    """A subscription's add-on lines, in the order they were attached."""
+    return SubscriptionAddon.objects.order_by("id")
 
 
 def get_subscription_for_deployment(deployment_id: UUID) -> Subscription | None:
-    """The deployment's subscription with its plan version and plan, or None."""
-    return _with_terms().filter(deployment_id=deployment_id).first()
+    """The deployment's subscription with its plan version and plan joined and
+    its add-on lines prefetched (two queries), or None."""
+    return (
+        Subscription.objects.select_related("plan_version__plan")
+        .prefetch_related(Prefetch("addons", queryset=addon_lines()))
+        .filter(deployment_id=deployment_id)
+        .first()
+    )
 
 
 def addons_of(subscription_id: int) -> QuerySet[SubscriptionAddon]:
-    return SubscriptionAddon.objects.filter(subscription_id=subscription_id).order_by("id")
-
-
-def subscription_payload(subscription_id: int) -> dict:
-    """The API shape of one subscription, in two queries."""
-    subscription = _with_terms().get(pk=subscription_id)
-    return render_subscription(subscription, addons_of(subscription.pk))
-
-
-def subscription_payload_for_deployment(deployment_id: UUID) -> dict | None:
-    """The subscription of a deployment in its API shape, or None.
-
-    Two queries at most: the subscription joined to its plan version and plan,
-    then its add-on lines.
-    """
-    subscription = get_subscription_for_deployment(deployment_id)
-    if subscription is None:
-        return None
-    return render_subscription(subscription, addons_of(subscription.pk))
-
-
-def plan_changes_of(subscription_id: int) -> QuerySet[PlanChange]:
-    return PlanChange.objects.filter(subscription_id=subscription_id).order_by("id")
-
-
-def subscription_payload_of(subscription: Subscription | None) -> dict | None:
-    """The API shape of a subscription already loaded with its plan version and
-    plan (e.g. through `select_related("subscription__plan_version__plan")` on
-    the deployment), in one query: its add-on lines."""
-    if subscription is None:
-        return None
-    return render_subscription(subscription, addons_of(subscription.pk))
+    return addon_lines().filter(subscription_id=subscription_id)
 
 
 def monthly_total_by_currency(

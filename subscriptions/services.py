@@ -16,11 +16,12 @@ from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.errors import NotFound
+from arcadia_cloud.scope import scope_for
 from catalog.errors import PlanOrVersionNotFound
+from catalog.models import PlanVersion
 from catalog.selectors import get_addons_on_sale, resolve_plan_version
 from subscriptions.errors import (
     CurrencyMismatch,
-    DeploymentNotSubscribable,
     PlanVersionUnchanged,
     SubscriptionCancelled,
     SubscriptionExists,
@@ -28,30 +29,6 @@ from subscriptions.errors import (
 )
 from subscriptions.models import PlanChange, Status, Subscription, SubscriptionAddon
 from subscriptions.periods import current_month_period
-
-#: Deployment states that take no new subscription.
-UNSUBSCRIBABLE_STATES = frozenset({"cancelled", "archived"})
-
-#: deployment state -> the subscription status it implies; other states
-#: (trial, past_due, suspended) leave the subscription as it is.
-STATUS_FOR_DEPLOYMENT_STATE = {
-    "active": Status.ACTIVE,
-    "paused": Status.PAUSED,
-    "cancelled": Status.CANCELLED,
-    "archived": Status.CANCELLED,
-}
-
-
-def _deployment_model():
-    # Resolved through the FK, so this app never imports deployments code.
-    return Subscription._meta.get_field("deployment").related_model
-
-
-def _check_actor_owns(actor: Actor, tenant_id) -> None:
-    # Another tenant's deployment does not exist for a tenant actor: the same
-    # answer the API's scope gives (SPEC: 404, no existence oracle).
-    if actor.kind == "tenant" and actor.tenant_id != tenant_id:
-        raise NotFound()
 
 
 def _addons_on_sale(codes: list[str]) -> list:
@@ -64,67 +41,71 @@ def _addons_on_sale(codes: list[str]) -> list:
     return [on_sale[code] for code in codes]
 
 
+def check_addons_on_sale(codes: Iterable[str]) -> None:
+    """UnknownAddons unless every code is an add-on on sale (nothing is locked:
+    an unknown code needs no subscription to be wrong)."""
+    _addons_on_sale(list(codes))
+
+
+def _locked_in_scope(subscription: Subscription, actor: Actor) -> Subscription:
+    """The subscription, locked, with its plan version; NotFound when it is
+    outside the actor's scope (another tenant's deployment's)."""
+    locked = (
+        scope_for(actor)
+        .filter(Subscription.objects.all(), tenant_field="deployment__tenant")
+        .select_for_update(of=("self",))
+        .select_related("plan_version")
+        .filter(pk=subscription.pk)
+        .first()
+    )
+    if locked is None:
+        raise NotFound()
+    return locked
+
+
 def _has_subscription(deployment_id) -> bool:
     return Subscription.objects.filter(deployment_id=deployment_id).exists()
 
 
-def create_subscription(
+def open_subscription(
     *,
     deployment_id: UUID,
-    plan_code: str,
-    addon_codes: Iterable[str] = (),
+    plan_version: PlanVersion,
+    status: str,
+    addon_codes: list[str],
     actor: Actor,
-    version: int | None = None,
     trial_ends_at: datetime | None = None,
+    at: datetime | None = None,
 ) -> Subscription:
-    """Subscribe a deployment to `plan_code` (its active version unless `version`
-    is given) with the add-ons `addon_codes`, snapshotted by `attach_addons`.
+    """Write a deployment's subscription and its add-on lines, inside the
+    caller's transaction: the caller (`deployments.services.create_subscription`)
+    holds the deployment's row lock and has decided the deployment may take one
+    and with which `status`.
 
-    Invariant: one subscription per deployment, all or nothing. Unknown add-on
-    codes (UnknownAddons), an unknown plan or one with nothing on sale
-    (PlanOrVersionNotFound), a cancelled/archived deployment
-    (DeploymentNotSubscribable) or an existing subscription (SubscriptionExists)
-    raise before anything is written.
-
-    Locks: the deployment row (`SELECT ... FOR UPDATE`), so concurrent subscribe
-    calls for one deployment queue up and the later ones see the first's row,
-    and so a cancel cannot interleave between the state check and the insert.
-    The unique index on deployment_id is the backstop: an IntegrityError from a
-    writer that did not take the lock becomes SubscriptionExists, never a 500.
-    Side effects: none outside the transaction.
+    `at` is the subscription's start (default now): its first period is the
+    calendar month containing it. The unique index on deployment_id decides a
+    race with a writer that did not take the lock: the IntegrityError becomes
+    SubscriptionExists, never a 500.
     """
-    addon_codes = list(addon_codes)
-    plan_version = resolve_plan_version(plan_code=plan_code, version=version)
-    if plan_version is None:
-        raise PlanOrVersionNotFound()
-    # Refused before the lock: unknown codes need no deployment to be wrong.
-    _addons_on_sale(addon_codes)
-    start, end = current_month_period()
-    with transaction.atomic():
-        deployment = (
-            _deployment_model().objects.select_for_update().filter(pk=deployment_id).first()
-        )
-        if deployment is None:
-            raise NotFound()
-        _check_actor_owns(actor, deployment.tenant_id)
-        if deployment.state in UNSUBSCRIBABLE_STATES:
-            raise DeploymentNotSubscribable(deployment.state)
-        if _has_subscription(deployment.pk):
-            raise SubscriptionExists()
-        try:
-            with transaction.atomic():
-                subscription = Subscription.objects.create(
-                    deployment_id=deployment.pk,
-                    plan_version=plan_version,
-                    status=Status.ACTIVE,
-                    current_period_start=start,
-                    current_period_end=end,
-                    trial_ends_at=trial_ends_at,
-                )
-        except IntegrityError as exc:
-            raise SubscriptionExists() from exc
-        if addon_codes:
-            attach_addons(subscription=subscription, addon_codes=addon_codes, actor=actor)
+    if _has_subscription(deployment_id):
+        raise SubscriptionExists()
+    at = at or timezone.now()
+    start, end = current_month_period(at)
+    try:
+        with transaction.atomic():
+            subscription = Subscription.objects.create(
+                deployment_id=deployment_id,
+                plan_version=plan_version,
+                status=status,
+                current_period_start=start,
+                current_period_end=end,
+                trial_ends_at=trial_ends_at,
+                created_at=at,
+            )
+    except IntegrityError as exc:
+        raise SubscriptionExists() from exc
+    if addon_codes:
+        attach_addons(subscription=subscription, addon_codes=addon_codes, actor=actor, at=at)
     return subscription
 
 
@@ -135,7 +116,11 @@ def attach_addon(*, subscription: Subscription, addon_code: str, actor: Actor) -
 
 
 def attach_addons(
-    *, subscription: Subscription, addon_codes: list[str], actor: Actor
+    *,
+    subscription: Subscription,
+    addon_codes: list[str],
+    actor: Actor,
+    at: datetime | None = None,
 ) -> list[SubscriptionAddon]:
     """Attach add-ons to `subscription`, snapshotting each live add-on's code,
     resource kind, qty, price and currency: THE one place prices are copied, so a
@@ -149,15 +134,11 @@ def attach_addons(
     checks. A fixed number of queries whatever the number of codes.
     """
     with transaction.atomic():
-        locked = (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("plan_version", "deployment")
-            .get(pk=subscription.pk)
-        )
-        _check_actor_owns(actor, locked.deployment.tenant_id)
+        locked = _locked_in_scope(subscription, actor)
         if locked.status == Status.CANCELLED:
             raise SubscriptionCancelled()
         addons = _addons_on_sale(addon_codes)
+        now = timezone.now()
         for addon in addons:
             if addon.currency != locked.plan_version.currency:
                 raise CurrencyMismatch(locked.plan_version.currency, addon.currency)
@@ -171,6 +152,7 @@ def attach_addons(
                     qty=addon.qty,
                     price_cents=addon.price_cents,
                     currency=addon.currency,
+                    attached_at=at or now,
                 )
                 for addon in addons
             ]
@@ -193,12 +175,7 @@ def change_plan_version(
     if target is None:
         raise PlanOrVersionNotFound()
     with transaction.atomic():
-        locked = (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("deployment")
-            .get(pk=subscription.pk)
-        )
-        _check_actor_owns(actor, locked.deployment.tenant_id)
+        locked = _locked_in_scope(subscription, actor)
         if locked.status == Status.CANCELLED:
             raise SubscriptionCancelled()
         if locked.plan_version_id == target.pk:
@@ -221,18 +198,16 @@ def change_plan_version(
     return locked
 
 
-def follow_deployment_state(*, deployment_ids: list, deployment_state: str) -> int:
-    """Make the subscriptions of `deployment_ids` follow their deployment's new state:
-    paused pauses, active re-activates, cancelled/archived cancel; other states
-    leave the status alone. A cancelled subscription stays cancelled.
+def set_status_of_deployments(*, deployment_ids: list, status: str) -> int:
+    """Set the status of the subscriptions of `deployment_ids` (the lifecycle's
+    "status follows the deployment", decided by `deployments.transitions`). A
+    cancelled subscription stays cancelled.
 
-    Called by the transition service inside its transaction (and by the batch
-    path once per chunk), so it is one set-based UPDATE whatever the number of
-    ids; the deployment rows are already locked by the caller. Returns the
-    number of subscriptions changed.
+    Called inside the move's transaction, for one row or a whole chunk of a
+    batch: one set-based UPDATE whatever the number of ids; the deployment rows
+    are already locked by the caller. Returns the number of subscriptions changed.
     """
-    status = STATUS_FOR_DEPLOYMENT_STATE.get(deployment_state)
-    if status is None or not deployment_ids:
+    if not deployment_ids:
         return 0
     rows = Subscription.objects.filter(deployment_id__in=deployment_ids).exclude(status=status)
     if status != Status.CANCELLED:

@@ -5,18 +5,32 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
-from tests.factories import IdentityFactory, PlatformAdminFactory, TenantFactory, token_for
+from arcadia_cloud.actors import Actor
+from tests.factories import (
+    SYSTEM_ACTOR,
+    IdentityFactory,
+    PlatformAdminFactory,
+    TenantFactory,
+    make_deployment,
+    token_for,
+)
+
+
+def bearer(raw: str | None) -> APIClient:
+    """An API client sending `Authorization: Bearer <raw>` (none when `raw` is None)."""
+    client = APIClient()
+    if raw is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
 
 
 def _client(user) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
-    return client
+    return bearer(None if user is None else token_for(user))
 
 
 @pytest.fixture
@@ -62,6 +76,29 @@ def admin_client_api(platform_admin) -> APIClient:
 @pytest.fixture
 def anon_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def deployment(tenant):
+    """An active deployment of `tenant` ("acme"), made through the service."""
+    return make_deployment(tenant, slug="shop")
+
+
+@pytest.fixture
+def foreign_deployment(other_tenant):
+    """An active deployment of `other_tenant` ("globex")."""
+    return make_deployment(other_tenant, slug="portal")
+
+
+@pytest.fixture
+def seeded(db):
+    """The demo catalog, loaded through its command."""
+    call_command("seed_catalog", verbosity=0)
+
+
+@pytest.fixture
+def system_actor() -> Actor:
+    return SYSTEM_ACTOR
 
 
 def is_postgres() -> bool:

@@ -3,7 +3,10 @@ first event exists, as it does for every real deployment."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import factory
+from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.models import Role, Tenant, User
@@ -35,6 +38,10 @@ class PlatformAdminFactory(IdentityFactory):
     is_staff = True
 
 
+#: The actor of every test that stands in for a management command.
+SYSTEM_ACTOR = Actor.system("system:tests")
+
+
 def token_for(user: User, **kwargs) -> str:
     return issue_token(user=user, **kwargs).raw
 
@@ -48,7 +55,7 @@ def make_deployment(tenant: Tenant, *, slug: str | None = None, region: str = "u
         slug=slug or f"app-{make_deployment.counter}",
         display_name=kw.pop("display_name", "An app"),
         region=region,
-        actor=kw.pop("actor", Actor.system("system:tests")),
+        actor=kw.pop("actor", SYSTEM_ACTOR),
         **kw,
     )
 
@@ -56,10 +63,16 @@ def make_deployment(tenant: Tenant, *, slug: str | None = None, region: str = "u
 make_deployment.counter = 0
 
 
-def force_state(deployment, state: str) -> None:
-    """Put a deployment in `state` for a test's *given* step, bypassing the map
-    (a queryset update, not the service), with no event written."""
+LONG_AGO = timedelta(days=30)
+
+
+def put_in_state(deployment, state: str):
+    """Given step: put `deployment` in `state` since a month ago, bypassing the map
+    (a queryset update, no event), so a later move of `state_since` is visible."""
     from deployments.models import Deployment
 
-    Deployment.objects.filter(pk=deployment.pk).update(state=state)
+    Deployment.objects.filter(pk=deployment.pk).update(
+        state=state, state_since=timezone.now() - LONG_AGO
+    )
     deployment.refresh_from_db()
+    return deployment

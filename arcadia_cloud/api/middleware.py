@@ -20,11 +20,6 @@ _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
-def current_request_id() -> str:
-    value = _request_id.get()
-    return "" if value == "-" else value
-
-
 def is_api_path(path: str) -> bool:
     return path.startswith("/api/")
 

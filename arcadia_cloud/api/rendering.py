@@ -11,9 +11,3 @@ def iso(value: datetime | None) -> str | None:
         return None
     text = value.astimezone(UTC).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def actor_for(request):
-    from arcadia_cloud.actors import Actor
-
-    return Actor.for_identity(request.user, request_id=getattr(request, "request_id", ""))

@@ -13,9 +13,9 @@ from django.conf import settings
 from rest_framework import serializers
 
 from arcadia_cloud.api.rendering import iso
+from deployments.api.subscription_rendering import SubscriptionOut
 from deployments.models import SLUG_PATTERN, Deployment, DeploymentEvent, LlmMode, State
 from deployments.transitions import allowed_targets
-from subscriptions.rendering import SubscriptionOut
 
 
 def render_deployment(deployment: Deployment, actor) -> dict:

@@ -7,10 +7,10 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from arcadia_cloud.actors import Actor
 from arcadia_cloud.api.exceptions import BadRequest
 from arcadia_cloud.api.filtering import FilterBackend
 from arcadia_cloud.api.pagination import CursorPagination, LimitOffsetPagination
-from arcadia_cloud.api.rendering import actor_for
 from arcadia_cloud.errors import Forbidden, NotFound
 from arcadia_cloud.models import Tenant
 from arcadia_cloud.selectors import get_tenant
@@ -27,9 +27,9 @@ from deployments.api.serializers import (
     render_deployment,
     render_event,
 )
+from deployments.api.subscription_rendering import render_subscription
 from deployments.services import create_deployment
 from deployments.transitions import transition_state
-from subscriptions.selectors import subscription_payload_of
 
 UUID_RE = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
@@ -53,10 +53,12 @@ class DeploymentViewSet(viewsets.GenericViewSet):
     serializer_class = DeploymentCreateIn
 
     def get_queryset(self):
-        return selectors.deployments_visible_to(self.request.user)
+        return selectors.deployments_visible_to(Actor.from_api_request(self.request))
 
     def get_object(self):
-        deployment = selectors.get_deployment_visible_to(self.request.user, self.kwargs["pk"])
+        deployment = selectors.get_deployment_visible_to(
+            Actor.from_api_request(self.request), self.kwargs["pk"]
+        )
         if deployment is None:
             raise NotFound()
         return deployment
@@ -65,7 +67,7 @@ class DeploymentViewSet(viewsets.GenericViewSet):
     def list(self, request):
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
-        actor = actor_for(request)
+        actor = Actor.from_api_request(request)
         return self.get_paginated_response([render_deployment(d, actor) for d in page])
 
     @extend_schema(
@@ -79,9 +81,10 @@ class DeploymentViewSet(viewsets.GenericViewSet):
         values = dict(data.validated_data)
         identity = request.user
         tenant = self._tenant_for_create(identity, values.pop("tenant_id", None))
-        deployment = create_deployment(tenant=tenant, actor=actor_for(request), **values)
+        actor = Actor.from_api_request(request)
+        deployment = create_deployment(tenant=tenant, actor=actor, **values)
         return Response(
-            {"deployment": render_deployment(deployment, actor_for(request))},
+            {"deployment": render_deployment(deployment, actor)},
             status=status.HTTP_201_CREATED,
         )
 
@@ -102,14 +105,14 @@ class DeploymentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(operation_id="deployments_show", responses={200: DeploymentShowOut, **ERRORS})
     def retrieve(self, request, pk=None):
-        deployment = selectors.get_deployment_for_show(request.user, pk)
+        actor = Actor.from_api_request(request)
+        deployment = selectors.get_deployment_for_show(actor, pk)
         if deployment is None:
             raise NotFound()
-        actor = actor_for(request)
         return Response(
             {
                 "deployment": render_deployment(deployment, actor),
-                "subscription": subscription_payload_of(selectors.subscription_of(deployment)),
+                "subscription": render_subscription(selectors.subscription_of(deployment)),
                 "events": [render_event(e) for e in selectors.newest_events(deployment.pk)],
             }
         )
@@ -147,11 +150,10 @@ class DeploymentViewSet(viewsets.GenericViewSet):
             self.get_object()  # someone else's or a missing deployment is a 404 first
             raise BadRequest({k: [str(m) for m in v] for k, v in data.errors.items()})
         values = data.validated_data
-        actor = actor_for(request)
-        # The service locks the row through the caller's scope: the visibility
-        # check and the lock are one query (outside it: DeploymentNotFound, 404).
+        actor = Actor.from_api_request(request)
+        # The service looks the row up in the actor's scope and locks it in one
+        # query (outside the scope: DeploymentNotFound, 404).
         moved = transition_state(
-            visible=self.get_queryset(),
             deployment_id=pk,
             to_state=values["to_state"],
             actor=actor,

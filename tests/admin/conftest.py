@@ -7,15 +7,14 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from arcadia_cloud.actors import Actor
 from arcadia_cloud.models import User
 from catalog import services as catalog
 from deployments.operators import BILLING_OPERATOR, SUPPORT
-from subscriptions.services import create_subscription
+from deployments.services import create_subscription
 from tests.conftest import logged_in
-from tests.factories import IdentityFactory, TenantFactory, make_deployment
+from tests.factories import SYSTEM_ACTOR, IdentityFactory, TenantFactory, make_deployment
 
-SYSTEM = Actor.system("system:tests")
+SYSTEM = SYSTEM_ACTOR
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from deployments.models import Deployment, DeploymentEvent
 from deployments.transitions import transition_state
 from subscriptions.selectors import monthly_recurring_revenue, revenue_totals
 from tests.admin.conftest import SYSTEM, subscribe
-from tests.factories import force_state, make_deployment
+from tests.factories import make_deployment, put_in_state
 
 URL = "/admin/dashboard/"
 OPERATOR = Actor(kind="operator", label="ops@arcadia.example")
@@ -48,7 +48,7 @@ def platform(tenant_a, tenant_b, catalog_items):
         if days == 8:
             subscribe(pd, "team", "seats_5")
     gone = make_deployment(tenant_a, slug="gone", region="us-east-1")
-    force_state(gone, "cancelled")
+    put_in_state(gone, "cancelled")
 
 
 def test_revenue_is_plan_plus_addon_snapshots_per_plan_and_currency(platform):

@@ -18,9 +18,9 @@ from deployments.transitions import transition_state
 from subscriptions.services import attach_addon, change_plan_version
 from tests.admin.conftest import subscribe
 from tests.conftest import logged_in
-from tests.factories import IdentityFactory, TenantFactory, make_deployment
+from tests.factories import SYSTEM_ACTOR, IdentityFactory, TenantFactory, make_deployment
 
-OPERATOR = Actor.system("system:tests")
+OPERATOR = SYSTEM_ACTOR
 ADMIN_ACTOR = Actor(kind="operator", label="ops@arcadia.example")
 
 

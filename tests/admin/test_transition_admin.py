@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 from django.contrib.messages import get_messages
 
-from deployments import admin as console
+from console import transitions as console
 from deployments.models import Deployment, DeploymentEvent
 from deployments.transitions import transition_state
 from tests.admin.conftest import SYSTEM
-from tests.factories import force_state, make_deployment
+from tests.deployments.helpers import assert_one_new_event
+from tests.factories import make_deployment, put_in_state
 
 
 def transition_url(deployment, to_state: str) -> str:
@@ -39,15 +40,17 @@ def test_transition_writes_event_with_staff_email_reason_and_request_id(billing_
     assert response["Location"] == change_url(shop)
     shop.refresh_from_db()
     assert shop.state == "past_due"
-    events = list(DeploymentEvent.objects.filter(deployment=shop).order_by("id"))
-    assert len(events) == before + 1
-    event = events[-1]
-    assert (event.from_state, event.to_state) == ("active", "past_due")
-    assert event.actor == "billing@arcadia.example"
-    assert event.reason == "Card declined twice"
-    assert event.notes == "Ticket #4411"
-    assert event.request_id == "req-console-1"
-    assert event.occurred_at == shop.state_since
+    assert_one_new_event(
+        shop,
+        before=before,
+        from_state="active",
+        to_state="past_due",
+        actor="billing@arcadia.example",
+        reason="Card declined twice",
+        notes="Ticket #4411",
+        request_id="req-console-1",
+        occurred_at=shop.state_since,
+    )
 
 
 def test_the_event_shows_on_the_timeline(billing_client, shop):
@@ -99,7 +102,7 @@ def test_stale_form_is_refused_as_a_conflict(billing_client, shop):
 
 
 def test_move_outside_the_map_is_refused(billing_client, shop):
-    force_state(shop, "paused")
+    put_in_state(shop, "paused")
     response = billing_client.post(
         transition_url(shop, "archived"), {"reason": "tidy up", "expected_state": "paused"}
     )
@@ -121,7 +124,7 @@ def test_buttons_are_the_moves_the_map_allows_an_operator(billing_client, shop):
         if f'data-to-state="{state}"' in body
     }
     assert offered == {"past_due", "paused", "suspended", "cancelled"}
-    force_state(shop, "cancelled")
+    put_in_state(shop, "cancelled")
     body = billing_client.get(change_url(shop)).content.decode()
     assert 'data-to-state="archived"' in body
     assert body.count("transition-button") == 1
@@ -168,7 +171,7 @@ def test_bulk_action_reports_moved_skipped_failed(billing_client, tenant_a, monk
     # cancelled: skipped), and one that a batch job moves while the action runs
     moved = [make_deployment(tenant_a, slug=f"ok-{i}") for i in range(3)]
     gone = make_deployment(tenant_a, slug="cancelled-one")
-    force_state(gone, "cancelled")
+    put_in_state(gone, "cancelled")
     racing = make_deployment(tenant_a, slug="racing")
     real = console.transition_state
 

@@ -14,7 +14,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Count
 
 from arcadia_cloud.actors import Actor
-from deployments import batch
+from deployments import batch, transitions
 from deployments.models import Deployment, DeploymentEvent
 from tests.batch.conftest import make_deployments, run
 from tests.conftest import requires_postgres
@@ -121,14 +121,14 @@ def test_a_failing_chunk_on_a_worker_is_counted_and_the_others_still_move(monkey
     due = sorted(make_deployments(acme, 40), key=lambda d: d.pk)
     poisoned = due[10].pk  # in the second chunk of 10
 
-    real = batch.follow_deployment_state
+    real = transitions.record_transitions
 
-    def follow(*, deployment_ids, deployment_state):
-        if poisoned in deployment_ids:
-            raise DatabaseError("subscriptions table unavailable")
-        return real(deployment_ids=deployment_ids, deployment_state=deployment_state)
+    def record(**kwargs):
+        if poisoned in kwargs["deployment_ids"]:
+            raise DatabaseError("events table unavailable")
+        return real(**kwargs)
 
-    monkeypatch.setattr(batch, "follow_deployment_state", follow)
+    monkeypatch.setattr(transitions, "record_transitions", record)
     with pytest.raises(Exception, match="10 deployments failed"):
         run(*DUNNING, "--batch-size=10", "--workers=2")
     # that chunk rolled back whole; the three others moved with one event each
@@ -144,7 +144,7 @@ def test_an_unexpected_error_on_a_worker_stops_the_run_and_reaches_the_caller(mo
     def broken(self, rows, actor):
         raise RuntimeError("permission check crashed")
 
-    rule = batch.system_rule("past_due", "suspended")
+    rule = transitions.TRANSITIONS[("past_due", "suspended")]
     monkeypatch.setattr(type(rule), "allows", broken)
     with pytest.raises(RuntimeError, match="permission check crashed"):
         run(*DUNNING, "--batch-size=10", "--workers=2")

@@ -9,8 +9,9 @@ from django.core.management import CommandError
 from django.db import DatabaseError
 from django.utils import timezone
 
-from deployments import batch
+from deployments import batch, transitions
 from deployments.models import Deployment, DeploymentEvent
+from deployments.transitions import TRANSITIONS
 from tests.batch.conftest import batch_events, make_deployments, run
 from tests.conftest import requires_postgres
 
@@ -247,7 +248,7 @@ def test_row_the_map_refuses_is_skipped_not_moved(acme, monkeypatch):
     # A permission that refuses one tenant's rows: the batch asks the rule for
     # every locked row and skips the refused ones.
     due = make_deployments(acme, 3)
-    rule = batch.system_rule("past_due", "suspended")
+    rule = TRANSITIONS[("past_due", "suspended")]
     refused = due[1].pk
     monkeypatch.setattr(
         type(rule), "allows", lambda self, row, actor: row.id != refused, raising=True
@@ -263,13 +264,15 @@ def test_failed_chunk_rolls_back_counts_and_exits_non_zero(acme, monkeypatch):
     due = make_deployments(acme, 6)
     calls = {"n": 0}
 
-    def follow(*, deployment_ids, deployment_state):
+    real = transitions.record_transitions
+
+    def record(**kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
-            raise DatabaseError("subscriptions table unavailable")
-        return len(deployment_ids)
+            raise DatabaseError("events table unavailable")
+        return real(**kwargs)
 
-    monkeypatch.setattr(batch, "follow_deployment_state", follow)
+    monkeypatch.setattr(transitions, "record_transitions", record)
     with pytest.raises(CommandError, match="3 deployments failed"):
         run(*DUNNING, "--batch-size=3")
     # the first chunk is rolled back whole (state and events), the second moved
@@ -286,10 +289,8 @@ def test_subscriptions_follow_once_per_chunk(acme, monkeypatch):
     calls = []
     monkeypatch.setattr(
         batch,
-        "follow_deployment_state",
-        lambda *, deployment_ids, deployment_state: calls.append(
-            (sorted(deployment_ids), deployment_state)
-        ),
+        "write_moves",
+        lambda **kwargs: calls.append((sorted(kwargs["deployment_ids"]), kwargs["to_state"])),
     )
     run(*DUNNING, "--batch-size=3")
     assert [len(ids) for ids, _ in calls] == [3, 3, 1]
@@ -339,7 +340,7 @@ def test_an_error_on_the_raw_cursor_fails_its_chunk_not_the_run(acme, monkeypatc
     from arcadia_cloud.db import server_binding_cursor
 
     make_deployments(acme, 4)
-    real = batch.record_transitions_bulk
+    real = transitions.record_transitions
     calls = {"n": 0}
 
     def first_chunk_breaks(**kwargs):
@@ -349,7 +350,7 @@ def test_an_error_on_the_raw_cursor_fails_its_chunk_not_the_run(acme, monkeypatc
                 cursor.execute("SELECT 1 / 0")
         return real(**kwargs)
 
-    monkeypatch.setattr(batch, "record_transitions_bulk", first_chunk_breaks)
+    monkeypatch.setattr(transitions, "record_transitions", first_chunk_breaks)
     with pytest.raises(CommandError, match="2 deployments failed"):
         run(*DUNNING, "--batch-size=2")
     assert batch_events().count() == 2

@@ -5,11 +5,11 @@ import pytest
 from catalog.api.serializers import AddonOut, PlanOut, PlanVersionOut
 from catalog.models import Addon, Plan, PlanVersion
 from catalog.services import (
-    change_addon_price,
     create_plan,
     create_plan_version,
     publish_plan_version,
     retire_plan_version,
+    update_addon,
 )
 
 pytestmark = pytest.mark.usefixtures("seeded")
@@ -58,7 +58,7 @@ def test_plans_show_the_newest_published_version_only(tenant_client):
 
 def test_addons_list_active_at_current_price(tenant_client, other_client):
     Addon.objects.filter(code="backups_daily").update(active=False)
-    change_addon_price(addon=Addon.objects.get(code="storage_50gb"), price_cents=900)
+    update_addon(addon=Addon.objects.get(code="storage_50gb"), price_cents=900)
     response = tenant_client.get("/api/v1/addons")
     assert response.status_code == 200
     addons = {a["code"]: a for a in response.json()["addons"]}

@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from catalog.models import Addon, Plan, PlanVersion
 from catalog.selectors import active_version
-from catalog.services import change_addon_price
+from catalog.services import update_addon
 
 
 def _snapshot():
@@ -49,7 +49,7 @@ def test_seed_is_idempotent_and_keeps_later_catalog_changes():
     call_command("seed_catalog", verbosity=0)
     assert _snapshot() == first
     # an operator's price change survives a re-run
-    change_addon_price(addon=Addon.objects.get(code="storage_50gb"), price_cents=800)
+    update_addon(addon=Addon.objects.get(code="storage_50gb"), price_cents=800)
     call_command("seed_catalog", verbosity=0)
     assert Addon.objects.get(code="storage_50gb").price_cents == 800
     assert PlanVersion.objects.filter(plan__code="studio").count() == 1

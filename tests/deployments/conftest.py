@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from arcadia_cloud.actors import Actor
-from tests.factories import make_deployment
+from tests.factories import SYSTEM_ACTOR
 
 
 @pytest.fixture
@@ -13,10 +13,5 @@ def actors(tenant_identity, platform_admin) -> dict[str, Actor]:
     return {
         "tenant": Actor.for_identity(tenant_identity, request_id="req-tenant"),
         "operator": Actor.for_identity(platform_admin, request_id="req-operator"),
-        "system": Actor.system("system:tests"),
+        "system": SYSTEM_ACTOR,
     }
-
-
-@pytest.fixture
-def deployment(tenant):
-    return make_deployment(tenant, slug="shop")

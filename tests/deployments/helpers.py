@@ -3,23 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
-
-from django.utils import timezone
-
-LONG_AGO = timedelta(days=30)
-
-
-def put_in_state(deployment, state: str):
-    """Given step: put `deployment` in `state` since a month ago, bypassing the map
-    (a queryset update, no event), so a later move of `state_since` is visible."""
-    from deployments.models import Deployment
-
-    Deployment.objects.filter(pk=deployment.pk).update(
-        state=state, state_since=timezone.now() - LONG_AGO
-    )
-    deployment.refresh_from_db()
-    return deployment
 
 
 def snapshot(deployment) -> dict:
@@ -44,3 +27,15 @@ def assert_chain_contiguous(deployment) -> list:
     state = Deployment.objects.values_list("state", flat=True).get(pk=deployment.pk)
     assert events[-1].to_state == state
     return events
+
+
+def assert_one_new_event(deployment, *, before: int, **expected):
+    """`deployment` has exactly one event more than `before` and the newest has
+    the `expected` field values; returns it."""
+    from deployments.models import DeploymentEvent
+
+    events = DeploymentEvent.objects.filter(deployment_id=deployment.pk)
+    assert events.count() == before + 1
+    event = events.latest("id")
+    assert {name: getattr(event, name) for name in expected} == expected
+    return event

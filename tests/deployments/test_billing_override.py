@@ -95,7 +95,7 @@ def test_unknown_deployment(actors):
 
 @pytest.mark.django_db
 def test_staff_operator_actor_is_an_operator(deployment, platform_admin):
-    actor = Actor.for_operator(platform_admin, request_id="admin-req")
+    actor = Actor.for_staff(platform_admin, request_id="admin-req")
     set_billing_override(deployment_id=deployment.pk, suspended=True, actor=actor, reason="r")
     assert BillingOverrideChange.objects.get().request_id == "admin-req"
 

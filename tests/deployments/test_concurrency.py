@@ -13,7 +13,8 @@ import threading
 import time
 
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
+from django.utils import timezone
 from django_fsm import ConcurrentTransition
 
 import deployments.transitions as transitions_module
@@ -71,7 +72,7 @@ def test_same_move_twice_at_once_succeeds_once(tenant, actors, monkeypatch, send
     a second event, and never the ConcurrentTransition a lock-free read would hit."""
     deployment = make_deployment(tenant)
     a_holds_the_lock = threading.Event()
-    real_follow = transitions_module.follow_deployment_state
+    real_follow = transitions_module.set_status_of_deployments
 
     results: dict[str, object] = {}
 
@@ -83,9 +84,10 @@ def test_same_move_twice_at_once_succeeds_once(tenant, actors, monkeypatch, send
             results["A_still_holding_at"] = time.monotonic()
         return real_follow(**kwargs)
 
-    monkeypatch.setattr(transitions_module, "follow_deployment_state", slow_follow)
+    monkeypatch.setattr(transitions_module, "set_status_of_deployments", slow_follow)
 
-    def move(name: str) -> None:
+    def move(i: int) -> None:
+        name = threading.current_thread().name = "AB"[i]
         if name == "B":
             assert a_holds_the_lock.wait(timeout=30)
         try:
@@ -100,23 +102,7 @@ def test_same_move_twice_at_once_succeeds_once(tenant, actors, monkeypatch, send
             results[name] = type(exc)
         results[f"{name}_done_at"] = time.monotonic()
 
-    errors: list[BaseException] = []
-
-    def wrapper(name: str) -> None:
-        try:
-            move(name)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=wrapper, args=(n,), name=n) for n in ("A", "B")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert errors == []
+    assert run_threads(2, move) == []
     assert results["A"] == "moved"
     assert results["B"] is (StateConflict if send_expected_state else InvalidTransition)
     # B really waited for A's lock rather than reading the old state: it
@@ -134,9 +120,9 @@ def test_concurrent_transition_mixin_refuses_a_save_from_a_stale_read(tenant):
     deployment = make_deployment(tenant)
     first = Deployment.objects.get(pk=deployment.pk)
     second = Deployment.objects.get(pk=deployment.pk)
-    first.pause()
+    first.pause(timezone.now())
     first.save()
-    second.cancel()
+    second.cancel(timezone.now())
     with pytest.raises(ConcurrentTransition), transaction.atomic():
         second.save()
     assert Deployment.objects.get(pk=deployment.pk).state == "paused"

@@ -7,10 +7,15 @@ import pytest
 from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
-from deployments.errors import InvalidTransition, StateConflict, TransitionForbidden
+from deployments.errors import (
+    DeploymentNotFound,
+    InvalidTransition,
+    StateConflict,
+    TransitionForbidden,
+)
 from deployments.models import Deployment, DeploymentEvent
 from deployments.transitions import allowed_targets, transition_state
-from tests.deployments.helpers import LONG_AGO, put_in_state, snapshot
+from tests.deployments.helpers import snapshot
 from tests.deployments.spec_map import (
     ALL_CELLS,
     ALLOWED,
@@ -21,7 +26,7 @@ from tests.deployments.spec_map import (
     expected_outcome,
     moves_for,
 )
-from tests.factories import IdentityFactory, make_deployment
+from tests.factories import LONG_AGO, IdentityFactory, make_deployment, put_in_state
 
 
 @pytest.mark.django_db
@@ -75,7 +80,8 @@ def test_allowed_targets_are_the_spec_moves_for_the_role(state, role, actors, de
 
 @pytest.mark.django_db
 def test_tenant_column_means_the_deployments_own_tenant(deployment, other_tenant):
-    # an identity of another tenant is not "tenant" for this deployment
+    # an identity of another tenant is not "tenant" for this deployment: it
+    # does not even exist for it (its scope), so a refusal tells it nothing
     stranger = Actor.for_identity(IdentityFactory(tenant=other_tenant))
     tenant_moves = [(f, t) for (f, t), who in SPEC_MAP.items() if "tenant" in who]
     assert tenant_moves
@@ -83,7 +89,7 @@ def test_tenant_column_means_the_deployments_own_tenant(deployment, other_tenant
         put_in_state(deployment, from_state)
         before = snapshot(deployment)
         assert allowed_targets(deployment, stranger) == []
-        with pytest.raises(TransitionForbidden):
+        with pytest.raises(DeploymentNotFound):
             transition_state(deployment_id=deployment.pk, to_state=to_state, actor=stranger)
         assert snapshot(deployment) == before
 

@@ -4,9 +4,9 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from rest_framework.test import APIClient
 
 from arcadia_cloud.models import ApiToken, Tenant, User
+from tests.conftest import bearer
 
 
 def run(*args) -> list[str]:
@@ -67,9 +67,7 @@ def test_issue_token_prints_raw_token_last_and_it_works():
     token = ApiToken.objects.get()
     assert token.name == "laptop"
     assert token.expires_at is not None
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    assert client.get("/api/v1/me").json()["email"] == "dev@acme.example"
+    assert bearer(raw).get("/api/v1/me").json()["email"] == "dev@acme.example"
 
 
 @pytest.mark.django_db

@@ -11,29 +11,15 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from arcadia_cloud.models import ApiToken
-from tests.factories import make_deployment, token_for
+from tests.conftest import bearer
+from tests.factories import token_for
 
-
-def bearer(raw: str | None) -> APIClient:
-    client = APIClient()
-    if raw is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    return client
+__all__ = ["bearer", "post_json"]
 
 
 def post_json(client: APIClient, path: str, body, **headers):
     data = body if isinstance(body, str | bytes) else json.dumps(body)
     return client.post(path, data=data, content_type="application/json", **headers)
-
-
-@pytest.fixture
-def own_deployment(tenant):
-    return make_deployment(tenant, slug="own-app")
-
-
-@pytest.fixture
-def foreign_deployment(other_tenant):
-    return make_deployment(other_tenant, slug="foreign-app")
 
 
 @pytest.fixture

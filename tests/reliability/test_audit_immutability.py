@@ -14,10 +14,10 @@ from django.test import RequestFactory
 
 from arcadia_cloud.actors import Actor
 from deployments.models import BillingOverrideChange, Deployment, DeploymentEvent
-from deployments.services import set_billing_override
+from deployments.services import create_subscription, set_billing_override
 from subscriptions.models import PlanChange
-from subscriptions.services import change_plan_version, create_subscription
-from tests.factories import PlatformAdminFactory, make_deployment
+from subscriptions.services import change_plan_version
+from tests.factories import SYSTEM_ACTOR, PlatformAdminFactory, make_deployment
 from tests.reliability.conftest import post_json
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,7 @@ def override_change(tenant):
     set_billing_override(
         deployment_id=deployment.pk,
         suspended=True,
-        actor=Actor.for_operator(PlatformAdminFactory()),
+        actor=Actor.for_staff(PlatformAdminFactory()),
         reason="disputed invoice",
     )
     return BillingOverrideChange.objects.get(deployment=deployment)
@@ -100,12 +100,12 @@ def test_override_audit_rows_are_append_only(override_change):
     assert (override_change.value, override_change.reason) == (True, "disputed invoice")
 
 
-def test_appending_still_works(event, own_deployment):
+def test_appending_still_works(event, deployment):
     # The service keeps appending: a transition adds a row next to the old ones.
     from deployments.transitions import transition_state
 
-    transition_state(deployment_id=own_deployment.pk, to_state="suspended", actor=Actor.system("t"))
-    assert own_deployment.events.count() == 2
+    transition_state(deployment_id=deployment.pk, to_state="suspended", actor=Actor.system("t"))
+    assert deployment.events.count() == 2
 
 
 def test_a_deployment_with_events_cannot_be_deleted(event):
@@ -131,7 +131,7 @@ def test_flush_still_empties_the_database_and_keeps_the_guard(event, tenant):
 def plan_change(tenant):
     call_command("seed_catalog", verbosity=0)
     deployment = make_deployment(tenant, slug="replanned")
-    actor = Actor.system("system:tests")
+    actor = SYSTEM_ACTOR
     subscription = create_subscription(deployment_id=deployment.pk, plan_code="studio", actor=actor)
     change_plan_version(subscription=subscription, plan_code="team", actor=actor)
     return PlanChange.objects.get(subscription=subscription)
@@ -178,15 +178,15 @@ def test_admin_grants_no_change_or_delete_on_audit_rows(platform_admin):
         ), shown
 
 
-def test_api_events_carry_actor_reason_request_id_and_utc_time(tenant_client, own_deployment):
+def test_api_events_carry_actor_reason_request_id_and_utc_time(tenant_client, deployment):
     response = post_json(
         tenant_client,
-        f"/api/v1/deployments/{own_deployment.pk}/transition",
+        f"/api/v1/deployments/{deployment.pk}/transition",
         {"to_state": "paused", "reason": "holiday", "notes": "back in May"},
         HTTP_X_REQUEST_ID="req-pause-1",
     )
     assert response.status_code == 200
-    event = own_deployment.events.latest("id")
+    event = deployment.events.latest("id")
     assert (event.actor, event.reason, event.notes, event.request_id) == (
         "owner@acme.example",
         "holiday",
@@ -195,7 +195,7 @@ def test_api_events_carry_actor_reason_request_id_and_utc_time(tenant_client, ow
     )
     assert event.occurred_at.utcoffset().total_seconds() == 0
     assert event.occurred_at.tzinfo is not None
-    shown = tenant_client.get(f"/api/v1/deployments/{own_deployment.pk}/events").json()
+    shown = tenant_client.get(f"/api/v1/deployments/{deployment.pk}/events").json()
     assert shown["events"][-1]["occurred_at"].endswith("Z")
     assert shown["events"][-1]["request_id"] == "req-pause-1"
 

@@ -18,12 +18,11 @@ from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from arcadia_cloud.actors import Actor
 from arcadia_cloud.models import ApiToken
 from deployments.models import Deployment, DeploymentEvent
+from deployments.services import create_subscription
 from subscriptions.models import PlanChange, Subscription, SubscriptionAddon
-from subscriptions.services import create_subscription
-from tests.factories import make_deployment, token_for
+from tests.factories import SYSTEM_ACTOR, make_deployment, token_for
 from tests.reliability.conftest import bearer, post_json
 
 API_PREFIX = "api/v1/"
@@ -204,9 +203,7 @@ def world(tenant, other_tenant, tenant_identity, other_identity, platform_admin)
 
 def _subscribe_all(world):
     for deployment in world["deployments"]:
-        create_subscription(
-            deployment_id=deployment.pk, plan_code="studio", actor=Actor.system("system:tests")
-        )
+        create_subscription(deployment_id=deployment.pk, plan_code="studio", actor=SYSTEM_ACTOR)
 
 
 def _snapshot():

@@ -16,7 +16,7 @@ VALID = {"slug": "web", "display_name": "Web", "region": "us-east-1"}
 
 
 @pytest.fixture
-def nothing_written(own_deployment):
+def nothing_written(deployment):
     before = (
         sorted(Deployment.objects.values_list("id", "state", "updated_at")),
         DeploymentEvent.objects.count(),
@@ -75,10 +75,10 @@ def test_bad_query_values_are_400(tenant_client, nothing_written, query):
     _json_4xx(tenant_client.get(f"/api/v1/deployments?{query}"), 400)
 
 
-def test_bad_event_cursor_is_400(tenant_client, own_deployment, nothing_written):
+def test_bad_event_cursor_is_400(tenant_client, deployment, nothing_written):
     for cursor in ("not-base64", "cD0xMjM%00", "%00%00%00%00x"):
         _json_4xx(
-            tenant_client.get(f"/api/v1/deployments/{own_deployment.pk}/events?cursor={cursor}"),
+            tenant_client.get(f"/api/v1/deployments/{deployment.pk}/events?cursor={cursor}"),
             400,
         )
 
@@ -99,10 +99,10 @@ def test_nul_bytes_in_create_bodies_are_refused(tenant_client, nothing_written, 
 
 @pytest.mark.parametrize("field", ["to_state", "reason", "notes", "expected_state"])
 def test_nul_bytes_in_transition_bodies_are_refused(
-    tenant_client, own_deployment, nothing_written, field
+    tenant_client, deployment, nothing_written, field
 ):
     body = {"to_state": "paused", field: "pa\x00used"}
-    _json_4xx(post_json(tenant_client, f"/api/v1/deployments/{own_deployment.pk}/transition", body))
+    _json_4xx(post_json(tenant_client, f"/api/v1/deployments/{deployment.pk}/transition", body))
 
 
 @pytest.mark.parametrize(
@@ -120,17 +120,15 @@ def test_nul_bytes_in_transition_bodies_are_refused(
         b'{"slug": 1e999, "display_name": NaN, "region": Infinity}',
     ],
 )
-def test_malformed_or_mistyped_bodies_are_4xx(tenant_client, own_deployment, nothing_written, raw):
+def test_malformed_or_mistyped_bodies_are_4xx(tenant_client, deployment, nothing_written, raw):
     _json_4xx(post_json(tenant_client, "/api/v1/deployments", raw))
-    _json_4xx(post_json(tenant_client, f"/api/v1/deployments/{own_deployment.pk}/transition", raw))
+    _json_4xx(post_json(tenant_client, f"/api/v1/deployments/{deployment.pk}/transition", raw))
 
 
 @pytest.mark.parametrize("depth", [100, 2_000, 30_000])
-def test_deeply_nested_bodies_are_4xx(tenant_client, own_deployment, nothing_written, depth):
+def test_deeply_nested_bodies_are_4xx(tenant_client, deployment, nothing_written, depth):
     nested = b'{"to_state": ' + b"[" * depth + b"]" * depth + b"}"
-    response = post_json(
-        tenant_client, f"/api/v1/deployments/{own_deployment.pk}/transition", nested
-    )
+    response = post_json(tenant_client, f"/api/v1/deployments/{deployment.pk}/transition", nested)
     _json_4xx(response)
     keyed = post_json(
         tenant_client,

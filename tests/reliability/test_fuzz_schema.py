@@ -20,9 +20,8 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from arcadia_cloud.actors import Actor
-from subscriptions.services import create_subscription
-from tests.factories import make_deployment, token_for
+from deployments.services import create_subscription
+from tests.factories import SYSTEM_ACTOR, make_deployment, token_for
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0")) or 100
 CHECKS = [
@@ -54,9 +53,7 @@ def fuzz_world(in_process, tenant, tenant_identity, other_tenant):
     """A catalog, the caller's deployments (one subscribed) and a foreign one."""
     call_command("seed_catalog", verbosity=0)
     subscribed = make_deployment(tenant, slug="fuzz-subscribed")
-    create_subscription(
-        deployment_id=subscribed.pk, plan_code="studio", actor=Actor.system("system:tests")
-    )
+    create_subscription(deployment_id=subscribed.pk, plan_code="studio", actor=SYSTEM_ACTOR)
     ids = [subscribed.pk, make_deployment(tenant, slug="fuzz-own").pk]
     ids.append(make_deployment(other_tenant, slug="fuzz-foreign").pk)
     return {"token": token_for(tenant_identity), "ids": ids}

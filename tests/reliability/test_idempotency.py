@@ -72,18 +72,18 @@ def test_same_key_with_another_body_is_422_and_changes_nothing(tenant_client):
     assert IdempotencyRecord.objects.count() == 1
 
 
-def test_same_key_on_another_path_is_422(tenant_client, own_deployment):
+def test_same_key_on_another_path_is_422(tenant_client, deployment):
     _create(tenant_client)
     reused = post_json(
         tenant_client,
-        f"/api/v1/deployments/{own_deployment.pk}/transition",
+        f"/api/v1/deployments/{deployment.pk}/transition",
         CREATE,
         HTTP_IDEMPOTENCY_KEY="key-1",
     )
     assert reused.status_code == 422
     assert reused.json() == {"error": "idempotency_key_reused"}
-    own_deployment.refresh_from_db()
-    assert own_deployment.state == "active"
+    deployment.refresh_from_db()
+    assert deployment.state == "active"
 
 
 def test_keys_are_scoped_to_the_identity(tenant_client, tenant):
@@ -117,23 +117,23 @@ def test_validation_failure_is_not_stored(tenant_client):
     assert Deployment.objects.count() == 1
 
 
-def test_refused_transition_is_not_stored_and_a_retry_runs_again(tenant_client, own_deployment):
-    path = f"/api/v1/deployments/{own_deployment.pk}/transition"
+def test_refused_transition_is_not_stored_and_a_retry_runs_again(tenant_client, deployment):
+    path = f"/api/v1/deployments/{deployment.pk}/transition"
     refused = post_json(tenant_client, path, {"to_state": "archived"}, HTTP_IDEMPOTENCY_KEY="t1")
     assert refused.status_code == 422
     assert refused.json()["error"] == "invalid_transition"
     assert IdempotencyRecord.objects.count() == 0
-    assert DeploymentEvent.objects.filter(deployment=own_deployment).count() == 1
+    assert DeploymentEvent.objects.filter(deployment=deployment).count() == 1
     # the corrected retry with the same key runs (no replay of the refusal)
     retry = post_json(tenant_client, path, {"to_state": "paused"}, HTTP_IDEMPOTENCY_KEY="t1")
     assert retry.status_code == 200
     assert "Idempotent-Replayed" not in retry
     assert retry.json()["deployment"]["state"] == "paused"
-    assert DeploymentEvent.objects.filter(deployment=own_deployment).count() == 2
+    assert DeploymentEvent.objects.filter(deployment=deployment).count() == 2
 
 
-def test_transition_retry_moves_once(tenant_client, own_deployment):
-    path = f"/api/v1/deployments/{own_deployment.pk}/transition"
+def test_transition_retry_moves_once(tenant_client, deployment):
+    path = f"/api/v1/deployments/{deployment.pk}/transition"
     body = {"to_state": "paused", "reason": "holiday"}
     first = post_json(tenant_client, path, body, HTTP_IDEMPOTENCY_KEY="pause-1")
     again = post_json(tenant_client, path, body, HTTP_IDEMPOTENCY_KEY="pause-1")
@@ -141,7 +141,7 @@ def test_transition_retry_moves_once(tenant_client, own_deployment):
     assert again["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
     assert list(
-        DeploymentEvent.objects.filter(deployment=own_deployment).values_list("to_state", flat=True)
+        DeploymentEvent.objects.filter(deployment=deployment).values_list("to_state", flat=True)
     ) == ["active", "paused"]
 
 
@@ -268,10 +268,10 @@ def _post_routes():
 
 
 @pytest.mark.parametrize(("name", "kwargs"), _post_routes())
-def test_every_post_route_honours_the_header(tenant_client, own_deployment, name, kwargs):
+def test_every_post_route_honours_the_header(tenant_client, deployment, name, kwargs):
     from django.urls import reverse
 
-    path = reverse(name, kwargs=dict.fromkeys(kwargs, own_deployment.pk))
+    path = reverse(name, kwargs=dict.fromkeys(kwargs, deployment.pk))
     response = post_json(tenant_client, path, {}, HTTP_IDEMPOTENCY_KEY="bad key")
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["detail"]

@@ -93,7 +93,7 @@ class Lifecycle(RuleBasedStateMachine):
             display_name="SM trial",
             region="us-east-1",
             initial_state="trial",
-            actor=Actor.for_operator(self.admin),
+            actor=Actor.for_staff(self.admin),
         )
         return self._track(str(deployment.pk), "trial", self.admin.email)
 

@@ -69,11 +69,11 @@ def test_tenant_cannot_create_in_trial(tenant_client):
     assert Deployment.objects.get().state == "active"
 
 
-def test_transition_changes_only_the_state(tenant_client, own_deployment, other_tenant):
-    before = Deployment.objects.values().get(pk=own_deployment.pk)
+def test_transition_changes_only_the_state(tenant_client, deployment, other_tenant):
+    before = Deployment.objects.values().get(pk=deployment.pk)
     response = post_json(
         tenant_client,
-        f"/api/v1/deployments/{own_deployment.pk}/transition",
+        f"/api/v1/deployments/{deployment.pk}/transition",
         {
             "to_state": "paused",
             "tenant_id": str(other_tenant.id),
@@ -85,16 +85,16 @@ def test_transition_changes_only_the_state(tenant_client, own_deployment, other_
         },
     )
     assert response.status_code == 200
-    after = Deployment.objects.values().get(pk=own_deployment.pk)
+    after = Deployment.objects.values().get(pk=deployment.pk)
     changed = {k for k in after if after[k] != before[k]}
     assert changed == {"state", "state_since", "updated_at"}
     assert after["state"] == "paused"
     assert list(
-        DeploymentEvent.objects.filter(deployment=own_deployment).values_list("to_state", flat=True)
+        DeploymentEvent.objects.filter(deployment=deployment).values_list("to_state", flat=True)
     ) == ["active", "paused"]
 
 
-def test_subscribe_takes_prices_from_the_catalog_not_the_body(tenant_client, own_deployment):
+def test_subscribe_takes_prices_from_the_catalog_not_the_body(tenant_client, deployment):
     from django.core.management import call_command
 
     from catalog.models import Addon
@@ -103,7 +103,7 @@ def test_subscribe_takes_prices_from_the_catalog_not_the_body(tenant_client, own
     call_command("seed_catalog", verbosity=0)
     response = post_json(
         tenant_client,
-        f"/api/v1/deployments/{own_deployment.pk}/subscribe",
+        f"/api/v1/deployments/{deployment.pk}/subscribe",
         {
             "plan_code": "studio",
             "addons": ["storage_50gb"],
@@ -118,7 +118,7 @@ def test_subscribe_takes_prices_from_the_catalog_not_the_body(tenant_client, own
         },
     )
     assert response.status_code == 201, response.content
-    subscription = Subscription.objects.get(deployment=own_deployment)
+    subscription = Subscription.objects.get(deployment=deployment)
     assert subscription.status == "active"
     assert subscription.plan_version.plan.code == "studio"
     assert subscription.pk != 999

@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
+from deployments.services import create_subscription
 from subscriptions.models import PlanChange, Subscription, SubscriptionAddon
-from subscriptions.services import create_subscription
 from tests.subscriptions.conftest import addons_url, change_plan_url, subscribe_url
 
 pytestmark = pytest.mark.usefixtures("seeded")

@@ -5,8 +5,9 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from catalog.models import PlanVersion
+from deployments.services import create_subscription
 from subscriptions.models import PlanChange, Subscription, SubscriptionAddon
-from subscriptions.services import change_plan_version, create_subscription
+from subscriptions.services import change_plan_version
 from tests.factories import IdentityFactory
 
 pytestmark = pytest.mark.usefixtures("seeded")

@@ -4,14 +4,14 @@ import pytest
 
 from catalog.models import Addon, PlanVersion
 from catalog.services import (
-    change_addon_price,
     create_addon,
     create_plan_version,
     publish_plan_version,
+    update_addon,
 )
+from deployments.services import create_subscription
 from subscriptions.models import PlanChange, Subscription, SubscriptionAddon
-from subscriptions.services import create_subscription
-from tests.factories import force_state
+from tests.factories import put_in_state
 from tests.subscriptions.conftest import addons_url, change_plan_url
 
 pytestmark = pytest.mark.usefixtures("seeded")
@@ -40,7 +40,7 @@ def test_attach_addon_snapshots_the_price_of_today(tenant_client, deployment, su
     ]
     # a later catalog change (price, qty, kind) never rewrites the snapshot
     gpu = Addon.objects.get(code="gpu_hours_10")
-    change_addon_price(addon=gpu, price_cents=3500)
+    update_addon(addon=gpu, price_cents=3500)
     Addon.objects.filter(pk=gpu.pk).update(qty=12, resource_kind="gpu_minutes")
     line = SubscriptionAddon.objects.get(subscription=subscription)
     assert (line.qty, line.resource_kind, line.price_cents) == (10, "gpu_hours", 2900)
@@ -75,7 +75,7 @@ def test_attach_addon_in_another_currency_is_422(tenant_client, deployment, subs
 def test_cancelled_subscription_takes_no_addon_and_no_plan_change(
     tenant_client, deployment, subscription
 ):
-    force_state(deployment, "cancelled")
+    put_in_state(deployment, "cancelled")
     Subscription.objects.filter(pk=subscription.pk).update(status="cancelled")
     response = tenant_client.post(addons_url(deployment), {"addon_code": "seats_5"}, format="json")
     assert response.status_code == 422

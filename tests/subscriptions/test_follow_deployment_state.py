@@ -3,10 +3,11 @@
 import pytest
 
 from arcadia_cloud.actors import Actor
-from deployments.transitions import transition_state
+from deployments.services import create_subscription
+from deployments.transitions import SUBSCRIPTION_STATUS_FOR_STATE, transition_state
 from subscriptions.models import Subscription
-from subscriptions.services import create_subscription, follow_deployment_state
-from tests.factories import force_state, make_deployment
+from subscriptions.services import set_status_of_deployments
+from tests.factories import make_deployment, put_in_state
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -73,17 +74,24 @@ def test_follow_is_one_update_for_a_whole_batch(tenant, system_actor, django_ass
     ids = [d.pk for d in deployments]
     # 1: UPDATE subscriptions SET status='paused' WHERE deployment_id IN (...) AND status...
     with django_assert_num_queries(1):
-        changed = follow_deployment_state(deployment_ids=ids, deployment_state="paused")
+        changed = set_status_of_deployments(deployment_ids=ids, status="paused")
     assert changed == 40
     assert set(Subscription.objects.values_list("status", flat=True)) == {"paused"}
-    # states that imply no status change cost no query at all
+    # no ids cost no query at all
     with django_assert_num_queries(0):
-        assert follow_deployment_state(deployment_ids=ids, deployment_state="past_due") == 0
-        assert follow_deployment_state(deployment_ids=[], deployment_state="paused") == 0
+        assert set_status_of_deployments(deployment_ids=[], status="paused") == 0
+
+
+def test_states_that_imply_no_status_leave_the_subscription_alone(deployment, subscription):
+    # past_due, suspended and trial leave the status as it is: the map of
+    # deployment state -> subscription status has no entry for them
+    assert {"past_due", "suspended", "trial"}.isdisjoint(SUBSCRIPTION_STATUS_FOR_STATE)
+    transition_state(deployment_id=deployment.pk, to_state="past_due", actor=OPERATOR)
+    assert _status(subscription) == "active"
 
 
 def test_follow_never_reactivates_a_cancelled_subscription(deployment, subscription):
     Subscription.objects.filter(pk=subscription.pk).update(status="cancelled")
-    force_state(deployment, "paused")
-    assert follow_deployment_state(deployment_ids=[deployment.pk], deployment_state="active") == 0
+    put_in_state(deployment, "paused")
+    assert set_status_of_deployments(deployment_ids=[deployment.pk], status="active") == 0
     assert _status(subscription) == "cancelled"

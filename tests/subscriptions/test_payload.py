@@ -3,9 +3,14 @@ pinned to two queries whatever the number of add-ons."""
 
 import pytest
 
-from subscriptions.rendering import SubscriptionAddonOut, SubscriptionOut
-from subscriptions.selectors import subscription_payload_for_deployment
-from subscriptions.services import attach_addon, create_subscription
+from deployments.api.subscription_rendering import (
+    SubscriptionAddonOut,
+    SubscriptionOut,
+    render_subscription,
+)
+from deployments.services import create_subscription
+from subscriptions.selectors import get_subscription_for_deployment
+from subscriptions.services import attach_addon
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -26,7 +31,7 @@ def subscription(deployment, system_actor):
 def test_payload_is_two_queries(deployment, subscription, django_assert_max_num_queries):
     # 1: subscription JOIN plan_version JOIN plan; 2: its add-on lines
     with django_assert_max_num_queries(2):
-        payload = subscription_payload_for_deployment(deployment.pk)
+        payload = payload_of(deployment.pk)
     assert len(payload["addons"]) == 10
     assert set(payload) == set(SubscriptionOut().fields)
     assert set(payload["addons"][0]) == set(SubscriptionAddonOut().fields)
@@ -36,7 +41,7 @@ def test_payload_is_two_queries(deployment, subscription, django_assert_max_num_
 def test_no_subscription_is_none_in_one_query(deployment, django_assert_max_num_queries):
     # 1: subscription JOIN plan_version JOIN plan (no row)
     with django_assert_max_num_queries(1):
-        assert subscription_payload_for_deployment(deployment.pk) is None
+        assert payload_of(deployment.pk) is None
 
 
 def test_deployment_show_embeds_the_subscription(tenant_client, deployment, subscription):
@@ -107,3 +112,8 @@ def test_the_revenue_report_equals_the_sum_of_each_active_subscriptions_monthly_
             expected[currency] = expected.get(currency, 0) + cents
     assert expected
     assert revenue_totals(monthly_recurring_revenue()) == expected
+
+
+def payload_of(deployment_id):
+    """The subscription's API shape, as the show endpoint renders it."""
+    return render_subscription(get_subscription_for_deployment(deployment_id))

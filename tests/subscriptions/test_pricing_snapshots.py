@@ -4,13 +4,14 @@ import pytest
 
 from catalog.models import Addon, Plan
 from catalog.services import (
-    change_addon_price,
     create_plan_version,
     publish_plan_version,
     update_addon,
 )
-from subscriptions.selectors import subscription_payload_for_deployment
-from subscriptions.services import attach_addon, create_subscription
+from deployments.api.subscription_rendering import render_subscription
+from deployments.services import create_subscription
+from subscriptions.selectors import get_subscription_for_deployment
+from subscriptions.services import attach_addon
 from tests.factories import make_deployment
 
 pytestmark = pytest.mark.usefixtures("seeded")
@@ -24,8 +25,8 @@ def test_new_plan_version_prices_new_subscribers_only(tenant, system_actor):
     v2 = create_plan_version(plan=Plan.objects.get(code="studio"), price_cents=5900, currency="USD")
     publish_plan_version(plan_version=v2)
     create_subscription(deployment_id=late.pk, plan_code="studio", actor=system_actor)
-    early_terms = subscription_payload_for_deployment(early.pk)
-    late_terms = subscription_payload_for_deployment(late.pk)
+    early_terms = payload_of(early.pk)
+    late_terms = payload_of(late.pk)
     assert (early_terms["plan_version"], early_terms["price_cents"]) == (1, 4900)
     assert (late_terms["plan_version"], late_terms["price_cents"]) == (2, 5900)
 
@@ -40,9 +41,9 @@ def test_addon_price_qty_and_currency_changes_reach_future_attaches_only(tenant,
     )
     storage = Addon.objects.get(code="storage_500gb")
     update_addon(addon=storage, qty=400, name="Extra storage 400 GB")
-    change_addon_price(addon=storage, price_cents=5000)
+    update_addon(addon=storage, price_cents=5000)
     attach_addon(subscription=subscription, addon_code="storage_500gb", actor=system_actor)
-    lines = subscription_payload_for_deployment(deployment.pk)["addons"]
+    lines = payload_of(deployment.pk)["addons"]
     assert [(a["qty"], a["price_cents"]) for a in lines] == [(500, 6000), (400, 5000)]
     assert {a["addon_id"] for a in lines} == {storage.id}
 
@@ -73,3 +74,8 @@ def test_subscribing_costs_the_same_queries_for_one_addon_and_for_many(
     # multi-row insert of the lines, releases: the same for 1 line and for 12
     assert counts[0] == counts[1], counts
     assert counts[1] <= 14
+
+
+def payload_of(deployment_id):
+    """The subscription's API shape, as the show endpoint renders it."""
+    return render_subscription(get_subscription_for_deployment(deployment_id))

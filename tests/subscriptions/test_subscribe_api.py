@@ -6,15 +6,15 @@ import pytest
 
 from catalog.models import Addon, PlanVersion
 from catalog.services import (
-    change_addon_price,
     create_plan,
     create_plan_version,
     retire_plan_version,
+    update_addon,
 )
 from deployments.models import DeploymentEvent
 from subscriptions.models import PlanChange, Subscription, SubscriptionAddon
 from subscriptions.periods import current_month_period
-from tests.factories import force_state, make_deployment
+from tests.factories import make_deployment, put_in_state
 from tests.subscriptions.conftest import subscribe_url
 
 pytestmark = pytest.mark.usefixtures("seeded")
@@ -67,7 +67,7 @@ def test_bar_studio_with_storage_keeps_its_price_and_new_subscribers_pay_the_new
     assert Subscription.objects.get().deployment_id == first.pk
 
     # when the catalog price of storage_50gb changes
-    change_addon_price(addon=Addon.objects.get(code="storage_50gb"), price_cents=900)
+    update_addon(addon=Addon.objects.get(code="storage_50gb"), price_cents=900)
 
     # then the existing subscription still shows 750 (show endpoint and DB)
     shown = tenant_client.get(f"/api/v1/deployments/{first.pk}").json()["subscription"]
@@ -150,19 +150,34 @@ def test_plan_without_active_version_is_404(tenant_client, deployment):
 
 @pytest.mark.parametrize("state", ["cancelled", "archived"])
 def test_cancelled_or_archived_deployment_is_not_subscribable(tenant_client, deployment, state):
-    force_state(deployment, state)
+    put_in_state(deployment, state)
     response = tenant_client.post(subscribe_url(deployment), {"plan_code": "studio"}, format="json")
     assert response.status_code == 422
     assert response.json() == {"error": "deployment_not_subscribable", "state": state}
     assert _nothing_written()
 
 
-@pytest.mark.parametrize("state", ["trial", "past_due", "paused", "suspended"])
-def test_other_states_may_subscribe(tenant_client, deployment, state):
-    force_state(deployment, state)
+@pytest.mark.parametrize(
+    ("state", "status"),
+    [
+        ("active", "active"),
+        ("trial", "active"),
+        ("past_due", "active"),
+        ("paused", "paused"),
+        ("suspended", "active"),
+    ],
+)
+def test_other_states_subscribe_with_the_status_their_state_implies(
+    tenant_client, deployment, state, status
+):
+    # a paused deployment gets a paused subscription (which MRR does not count)
+    put_in_state(deployment, state)
     response = tenant_client.post(subscribe_url(deployment), {"plan_code": "studio"}, format="json")
     assert response.status_code == 201
-    assert Subscription.objects.filter(deployment=deployment).count() == 1
+    assert response.json()["subscription"]["status"] == status
+    assert list(
+        Subscription.objects.filter(deployment=deployment).values_list("status", flat=True)
+    ) == [status]
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,12 @@ import threading
 
 import pytest
 from django.db import connection, connections
-from rest_framework.test import APIClient
 
+from deployments.services import create_subscription
 from subscriptions import services
 from subscriptions.errors import SubscriptionExists
 from subscriptions.models import Subscription, SubscriptionAddon
-from tests.conftest import requires_postgres
+from tests.conftest import bearer, requires_postgres
 from tests.factories import token_for
 from tests.subscriptions.conftest import subscribe_url
 
@@ -25,8 +25,7 @@ def test_concurrent_subscribes_one_201_the_rest_409(seeded, tenant_identity, dep
     lock = threading.Lock()
 
     def subscribe():
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        client = bearer(token)
         try:
             barrier.wait(timeout=30)
             response = client.post(
@@ -58,11 +57,11 @@ def test_unique_index_decides_when_the_check_is_raced(
 ):
     # given a subscription already committed by a racing writer that the
     # pre-insert check did not see
-    services.create_subscription(deployment_id=deployment.pk, plan_code="hobby", actor=system_actor)
+    create_subscription(deployment_id=deployment.pk, plan_code="hobby", actor=system_actor)
     monkeypatch.setattr(services, "_has_subscription", lambda deployment_id: False)
     # when another subscribe reaches the INSERT, the unique index refuses it
     with pytest.raises(SubscriptionExists):
-        services.create_subscription(
+        create_subscription(
             deployment_id=deployment.pk,
             plan_code="studio",
             addon_codes=["storage_50gb"],

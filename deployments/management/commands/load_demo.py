@@ -7,19 +7,17 @@ The demo is a small living platform: four tenants, deployments in every state
 with subscriptions and add-ons, and event histories written by the real
 services (`create_deployment`, `create_subscription`, `transition_state`,
 `set_billing_override`), as tenants, operators and batch jobs would. So that
-the console's aging figures mean something, each deployment's story is
-replayed on a simulated clock over the past weeks: the services run exactly as
-in production, only `timezone.now()` answers the story's date.
+the console's aging figures mean something, each deployment's story
+(`deployments.demo_stories`) is replayed over the past weeks: each step is
+passed to its service with `at=` the story's date, on a clock taken once at
+the start of the run.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import timedelta
-from unittest import mock
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import Group
 from django.core.management import call_command, get_commands
@@ -31,192 +29,24 @@ from arcadia_cloud.actors import Actor
 from arcadia_cloud.models import ApiToken, Role, User
 from arcadia_cloud.selectors import get_tenant_by_slug
 from arcadia_cloud.services import create_identity, create_tenant, issue_token, revoke_token
+from deployments.demo_stories import (
+    BILLING_EMAIL,
+    CLEANUP,
+    DUNNING,
+    OPERATOR,
+    OPERATOR_EMAIL,
+    STAFF_TENANT,
+    STORIES,
+    SUPPORT_EMAIL,
+    TENANT,
+    TENANT_EMAIL,
+    TENANTS,
+    Story,
+)
 from deployments.models import Deployment
 from deployments.operators import BILLING_OPERATOR, SUPPORT, ensure_operator_groups
-from deployments.services import create_deployment, set_billing_override
+from deployments.services import create_deployment, create_subscription, set_billing_override
 from deployments.transitions import transition_state
-from subscriptions.services import create_subscription
-
-OPERATOR_EMAIL = "operator@arcadia.example"
-BILLING_EMAIL = "billing@arcadia.example"
-SUPPORT_EMAIL = "support@arcadia.example"
-TENANT_EMAIL = "owner@acme.example"
-#: The platform's own organisation: staff identities that are not platform
-#: admins belong to a tenant (the identity model requires one); this one owns
-#: no deployments.
-STAFF_TENANT = ("arcadia-staff", "Arcadia Cloud staff")
-
-TENANTS = {
-    "acme": "Acme Corp",
-    "globex": "Globex",
-    "initech": "Initech",
-    "umbrella": "Umbrella Health",
-}
-
-# Who makes a move in a story: the tenant's owner, the billing operator, or a
-# batch job (system).
-TENANT, OPERATOR, DUNNING, CLEANUP = "tenant", "operator", "system:dunning", "system:cleanup"
-
-
-@dataclass(frozen=True)
-class Story:
-    tenant: str
-    slug: str
-    name: str
-    region: str
-    plan: str | None
-    addons: tuple[str, ...] = ()
-    created_days_ago: int = 60
-    #: (days ago, to_state, who, reason)
-    moves: tuple[tuple[int, str, str, str], ...] = ()
-    trial: bool = False
-    override_reason: str = ""
-
-
-STORIES = [
-    Story("acme", "shop", "Acme Shop", "us-east-1", "team", ("storage_50gb", "seats_5"), 90),
-    Story(
-        "acme",
-        "blog",
-        "Acme Blog",
-        "eu-west-1",
-        "hobby",
-        (),
-        75,
-        ((12, "paused", TENANT, "Pausing over the holidays"),),
-    ),
-    Story(
-        "acme",
-        "analytics",
-        "Acme Analytics",
-        "us-west-2",
-        "studio",
-        ("gpu_hours_10",),
-        50,
-        ((9, "past_due", DUNNING, "Invoice 2026-10 unpaid after 14 days"),),
-    ),
-    Story(
-        "acme",
-        "docs",
-        "Acme Docs",
-        "us-east-1",
-        "hobby",
-        (),
-        40,
-        (
-            (30, "paused", TENANT, "Content freeze"),
-            (20, "active", TENANT, "Back in business"),
-        ),
-    ),
-    Story(
-        "globex",
-        "portal",
-        "Globex Portal",
-        "eu-central-1",
-        "enterprise",
-        ("storage_500gb", "backups_daily"),
-        120,
-    ),
-    Story(
-        "globex",
-        "crm",
-        "Globex CRM",
-        "eu-central-1",
-        "team",
-        ("llm_tokens_10m",),
-        80,
-        (
-            (40, "past_due", DUNNING, "Invoice 2026-09 unpaid after 14 days"),
-            (25, "suspended", DUNNING, "Past due for 15 days"),
-        ),
-    ),
-    Story(
-        "globex",
-        "legacy",
-        "Globex Legacy Site",
-        "us-east-1",
-        "hobby",
-        (),
-        100,
-        (
-            (35, "cancelled", TENANT, "Replaced by the portal"),
-            (4, "archived", CLEANUP, "Cancelled for 30 days"),
-        ),
-    ),
-    Story(
-        "initech",
-        "tps",
-        "TPS Reports",
-        "us-east-1",
-        "studio",
-        ("llm_tokens_10m",),
-        6,
-        trial=True,
-    ),
-    Story(
-        "initech",
-        "staging",
-        "Initech Staging",
-        "ap-southeast-1",
-        "hobby",
-        (),
-        70,
-        ((33, "past_due", DUNNING, "Invoice 2026-09 unpaid after 14 days"),),
-    ),
-    Story(
-        "initech",
-        "intranet",
-        "Initech Intranet",
-        "us-west-2",
-        "studio",
-        ("seats_5",),
-        65,
-        (
-            (45, "past_due", DUNNING, "Invoice 2026-09 unpaid after 14 days"),
-            (42, "active", OPERATOR, "Payment received by wire transfer"),
-        ),
-    ),
-    Story(
-        "umbrella",
-        "lab",
-        "Umbrella Lab",
-        "eu-west-1",
-        "enterprise",
-        ("gpu_hours_100", "storage_500gb"),
-        110,
-        override_reason="Enterprise contract: invoices settled quarterly, no dunning",
-    ),
-    Story(
-        "umbrella",
-        "records",
-        "Patient Records",
-        "eu-west-1",
-        "team",
-        ("backups_daily",),
-        85,
-        ((16, "past_due", DUNNING, "Invoice 2026-10 unpaid after 14 days"),),
-    ),
-    Story(
-        "umbrella",
-        "kiosk",
-        "Waiting-room Kiosk",
-        "eu-central-1",
-        "hobby",
-        (),
-        30,
-        (
-            (8, "suspended", OPERATOR, "Abuse report: open relay"),
-            (3, "cancelled", TENANT, "Decommissioned"),
-        ),
-    ),
-]
-
-
-@contextmanager
-def simulated_clock(at):
-    """Make `timezone.now()` answer `at` while the services run (demo history only)."""
-    with mock.patch("django.utils.timezone.now", return_value=at):
-        yield
 
 
 class Command(BaseCommand):
@@ -229,7 +59,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             operator = self._operator()
             billing, support = self._staff()
-            owner = self._tenants_and_deployments(billing)
+            owner = self._tenants_and_deployments(billing, now=timezone.now())
         passwords = {}
         # New passwords and a new token together: printed below, and the demo
         # token of an earlier run is revoked, so only what this run prints works.
@@ -285,7 +115,7 @@ class Command(BaseCommand):
             users.append(user)
         return users[0], users[1]
 
-    def _tenants_and_deployments(self, billing: User) -> User:
+    def _tenants_and_deployments(self, billing: User, *, now: datetime) -> User:
         tenants = {
             slug: get_tenant_by_slug(slug) or create_tenant(slug=slug, name=name)
             for slug, name in TENANTS.items()
@@ -296,19 +126,19 @@ class Command(BaseCommand):
             owners[slug] = User.objects.filter(email=email).first() or create_identity(
                 email=email, tenant=tenant
             )
-        operator = Actor.for_operator(billing)
+        operator = Actor.for_staff(billing)
         stories = [
             story
             for story in STORIES
             if not Deployment.objects.filter(tenant=tenants[story.tenant], slug=story.slug).exists()
         ]
-        self._play(stories, tenants, owners, operator)
+        self._play(stories, tenants, owners, operator, now=now)
         return owners["acme"]
 
-    def _play(self, stories, tenants, owners, operator: Actor) -> None:
+    def _play(self, stories: list[Story], tenants, owners, operator: Actor, *, now) -> None:
         """Replay the stories' steps in date order across all deployments, so event
-        ids and times grow together as they do in production."""
-        now = timezone.now()
+        ids and times grow together as they do in production; `now` is the
+        demo's present, each step happens `at` its date before it."""
         steps = []
         for story in stories:
             created = now - timedelta(days=story.created_days_ago)
@@ -328,32 +158,33 @@ class Command(BaseCommand):
                 CLEANUP: Actor.system(CLEANUP),
             }
             key = f"{story.tenant}/{story.slug}"
-            with simulated_clock(at):
-                if kind == "create":
-                    deployments[key] = create_deployment(
-                        tenant=tenants[story.tenant],
-                        slug=story.slug,
-                        display_name=story.name,
-                        region=story.region,
-                        actor=operator if story.trial else actors[TENANT],
-                        initial_state="trial" if story.trial else "active",
-                    )
-                else:
-                    to_state, who, reason = move
-                    transition_state(
+            if kind == "create":
+                deployments[key] = create_deployment(
+                    tenant=tenants[story.tenant],
+                    slug=story.slug,
+                    display_name=story.name,
+                    region=story.region,
+                    actor=operator if story.trial else actors[TENANT],
+                    initial_state="trial" if story.trial else "active",
+                    at=at,
+                )
+                if story.plan:
+                    create_subscription(
                         deployment_id=deployments[key].pk,
-                        to_state=to_state,
-                        actor=actors[who],
-                        reason=reason,
+                        plan_code=story.plan,
+                        addon_codes=story.addons,
+                        actor=operator,
+                        trial_ends_at=now + timedelta(days=8) if story.trial else None,
+                        at=at,
                     )
-            if kind == "create" and story.plan:
-                # Subscriptions are sold at today's prices for the current period.
-                create_subscription(
+            else:
+                to_state, who, reason = move
+                transition_state(
                     deployment_id=deployments[key].pk,
-                    plan_code=story.plan,
-                    addon_codes=story.addons,
-                    actor=operator,
-                    trial_ends_at=now + timedelta(days=8) if story.trial else None,
+                    to_state=to_state,
+                    actor=actors[who],
+                    reason=reason,
+                    at=at,
                 )
         for story in stories:
             if story.override_reason:

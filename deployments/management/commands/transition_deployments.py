@@ -107,9 +107,10 @@ class Command(BaseCommand):
             region=self._region(options["region"]),
             in_state_for=self._duration(options["in_state_for"]),
             ids=self._ids(options["ids_file"]),
-            include_overridden=options["include_overridden"],
         )
-        actor = Actor.system(actor_label)
+        # The override is part of the map's "who may": a system actor may not
+        # move an overridden deployment unless the operator asked for it here.
+        actor = Actor.system(actor_label, include_overridden=options["include_overridden"])
 
         if options["dry_run"]:
             with refusals(from_state, to_state):

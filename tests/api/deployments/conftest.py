@@ -4,18 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import make_deployment
-
-
-@pytest.fixture
-def deployment(tenant):
-    return make_deployment(tenant, slug="shop")
-
-
-@pytest.fixture
-def foreign_deployment(other_tenant):
-    return make_deployment(other_tenant, slug="portal")
-
 
 @pytest.fixture
 def clients(tenant_client, admin_client_api) -> dict:

@@ -6,8 +6,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.deployments.helpers import put_in_state
-from tests.factories import make_deployment
+from tests.factories import make_deployment, put_in_state
 
 
 def ids(body) -> list[str]:

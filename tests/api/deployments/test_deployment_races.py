@@ -7,22 +7,15 @@ import threading
 from collections import Counter
 
 import pytest
-from rest_framework.test import APIClient
 
 from deployments.models import Deployment, DeploymentEvent
-from tests.conftest import requires_postgres
+from tests.conftest import bearer, requires_postgres
 from tests.deployments.helpers import assert_chain_contiguous
 from tests.factories import make_deployment, token_for
 from tests.threads import run_threads
 
 THREADS = 16
 ROUNDS = 4
-
-
-def _client(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 @requires_postgres
@@ -36,7 +29,7 @@ def test_sixteen_clients_pausing_and_resuming_one_deployment(tenant, tenant_iden
     lock = threading.Lock()
 
     def worker(i: int) -> None:
-        client = _client(token)
+        client = bearer(token)
         # half pause, half resume; every fourth also says which state it expects;
         # one thread ends by cancelling, after which nothing else can move.
         to_state = "paused" if i % 2 == 0 else "active"
@@ -102,7 +95,7 @@ def test_two_identical_pauses_at_once_one_wins(tenant, tenant_identity, body, lo
         answers: list[tuple[int, dict]] = []
 
         def worker(i: int, url=url, barrier=barrier, answers=answers) -> None:
-            client = _client(token)
+            client = bearer(token)
             barrier.wait(timeout=30)
             response = client.post(url, body, format="json")
             answers.append((response.status_code, response.json()))

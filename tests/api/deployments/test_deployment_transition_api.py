@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentEvent
 from tests.api.deployments.spec_shapes import ISO_Z, SPEC_DEPLOYMENT
-from tests.deployments.helpers import put_in_state, snapshot
+from tests.deployments.helpers import assert_one_new_event, snapshot
 from tests.deployments.spec_map import (
     ALL_CELLS,
     ALLOWED,
@@ -20,6 +20,7 @@ from tests.deployments.spec_map import (
     expected_outcome,
     moves_for,
 )
+from tests.factories import put_in_state
 
 
 def url(deployment) -> str:
@@ -113,13 +114,9 @@ def test_expected_state_match_moves(tenant_client, deployment):
     assert set(body) == SPEC_DEPLOYMENT
     assert (body["id"], body["state"]) == (str(deployment.pk), "paused")
     assert Deployment.objects.get(pk=deployment.pk).state == "paused"
-    event = DeploymentEvent.objects.filter(deployment=deployment).latest("id")
-    assert (event.from_state, event.to_state, event.actor) == (
-        "active",
-        "paused",
-        "owner@acme.example",
+    assert_one_new_event(
+        deployment, before=1, from_state="active", to_state="paused", actor="owner@acme.example"
     )
-    assert DeploymentEvent.objects.filter(deployment=deployment).count() == 2
 
 
 @pytest.mark.django_db

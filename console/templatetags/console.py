@@ -2,7 +2,7 @@
 
 from django import template
 
-from deployments.charts import format_money, state_badge, state_colour
+from console.charts import format_money, state_badge, state_colour
 
 register = template.Library()
 

@@ -12,27 +12,12 @@ from xml.sax.saxutils import escape
 
 from django.utils.html import format_html
 
-#: One colour per state, shared by the badges, the charts and the diagram.
-STATE_COLOURS: dict[str, str] = {
-    "trial": "#6f42c1",
-    "active": "#1e8e3e",
-    "past_due": "#e37400",
-    "paused": "#1a73e8",
-    "suspended": "#d93025",
-    "cancelled": "#80868b",
-    "archived": "#3c4043",
-}
-DEFAULT_COLOUR = "#5f6368"
-
-
-def state_colour(state: str) -> str:
-    return STATE_COLOURS.get(state, DEFAULT_COLOUR)
+from deployments.diagram import DEFAULT_COLOUR, state_colour
+from deployments.models import State
 
 
 def state_badge(state: str):
     """A state as a coloured pill (HTML, escaped)."""
-    from deployments.models import State
-
     label = State(state).label if state in State.values else state
     return format_html(
         '<span class="state-badge" data-state="{}" style="background:{}">{}</span>',

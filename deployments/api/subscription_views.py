@@ -13,19 +13,21 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from arcadia_cloud.api.rendering import actor_for
+from arcadia_cloud.actors import Actor
 from arcadia_cloud.errors import NotFound
-from deployments.selectors import get_deployment_visible_to
-from subscriptions import selectors
-from subscriptions.api.serializers import (
+from deployments.api.subscription_rendering import render_subscription
+from deployments.api.subscription_serializers import (
     AttachAddonIn,
     ChangePlanIn,
     SubscribeIn,
     SubscriptionEnvelope,
     SubscriptionErrorOut,
 )
+from deployments.selectors import get_deployment_visible_to
+from deployments.services import create_subscription
 from subscriptions.errors import SubscriptionNotFound
-from subscriptions.services import attach_addon, change_plan_version, create_subscription
+from subscriptions.selectors import get_subscription_for_deployment
+from subscriptions.services import attach_addon, change_plan_version
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -39,15 +41,19 @@ COMMON = {
 }
 
 
+def _rendered(deployment_id) -> dict:
+    return {"subscription": render_subscription(get_subscription_for_deployment(deployment_id))}
+
+
 class _DeploymentScoped(APIView):
     def deployment(self, request, pk):
-        deployment = get_deployment_visible_to(request.user, pk)
+        deployment = get_deployment_visible_to(Actor.from_api_request(request), pk)
         if deployment is None:
             raise NotFound()
         return deployment
 
     def subscription(self, request, pk):
-        subscription = selectors.get_subscription_for_deployment(self.deployment(request, pk).pk)
+        subscription = get_subscription_for_deployment(self.deployment(request, pk).pk)
         if subscription is None:
             raise SubscriptionNotFound()
         return subscription
@@ -70,17 +76,14 @@ class SubscribeView(_DeploymentScoped):
         data = SubscribeIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        subscription = create_subscription(
+        create_subscription(
             deployment_id=deployment.pk,
             plan_code=values["plan_code"],
             addon_codes=values.get("addons") or [],
             version=values.get("version"),
-            actor=actor_for(request),
+            actor=Actor.from_api_request(request),
         )
-        return Response(
-            {"subscription": selectors.subscription_payload(subscription.pk)},
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(_rendered(deployment.pk), status=status.HTTP_201_CREATED)
 
 
 class AttachAddonView(_DeploymentScoped):
@@ -101,12 +104,9 @@ class AttachAddonView(_DeploymentScoped):
         attach_addon(
             subscription=subscription,
             addon_code=data.validated_data["addon_code"],
-            actor=actor_for(request),
+            actor=Actor.from_api_request(request),
         )
-        return Response(
-            {"subscription": selectors.subscription_payload(subscription.pk)},
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(_rendered(subscription.deployment_id), status=status.HTTP_201_CREATED)
 
 
 class ChangePlanView(_DeploymentScoped):
@@ -131,6 +131,6 @@ class ChangePlanView(_DeploymentScoped):
             subscription=subscription,
             plan_code=data.validated_data["plan_code"],
             version=data.validated_data.get("version"),
-            actor=actor_for(request),
+            actor=Actor.from_api_request(request),
         )
-        return Response({"subscription": selectors.subscription_payload(subscription.pk)})
+        return Response(_rendered(subscription.deployment_id))

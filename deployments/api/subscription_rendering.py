@@ -1,9 +1,8 @@
 """The subscription's API shape, rendered as plain dicts (a hot path: the
-deployment show endpoint renders it on every call)."""
+deployment show endpoint renders it on every call), and the same shape
+described for the OpenAPI document (a test keeps the two in step)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 from rest_framework import serializers
 
@@ -22,8 +21,11 @@ def render_addon(line: SubscriptionAddon) -> dict:
     }
 
 
-def render_subscription(subscription: Subscription, addons: Iterable[SubscriptionAddon]) -> dict:
-    """`subscription` must come with plan_version and plan_version.plan loaded."""
+def render_subscription(subscription: Subscription | None) -> dict | None:
+    """`subscription` as `subscriptions.selectors.get_subscription_for_deployment`
+    returns it (plan version and plan joined, add-on lines prefetched)."""
+    if subscription is None:
+        return None
     plan_version = subscription.plan_version
     return {
         "id": subscription.id,
@@ -36,7 +38,7 @@ def render_subscription(subscription: Subscription, addons: Iterable[Subscriptio
         "current_period_start": subscription.current_period_start.isoformat(),
         "current_period_end": subscription.current_period_end.isoformat(),
         "trial_ends_at": iso(subscription.trial_ends_at),
-        "addons": [render_addon(line) for line in addons],
+        "addons": [render_addon(line) for line in subscription.addons.all()],
     }
 
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from arcadia_cloud.actors import Actor
+from deployments.services import create_subscription
 from deployments.transitions import transition_state
-from subscriptions.services import create_subscription
-from tests.factories import make_deployment
+from tests.factories import SYSTEM_ACTOR, make_deployment
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def busy_deployment(tenant):
     call_command("seed_catalog", verbosity=0)
-    system = Actor.system("system:tests")
+    system = SYSTEM_ACTOR
     deployment = make_deployment(tenant)
     state = "active"
     for _ in range(30):
@@ -68,7 +67,7 @@ def test_show_stays_four_queries_with_many_addon_lines(
     from subscriptions.services import attach_addon
 
     subscription = Subscription.objects.get(deployment=busy_deployment)
-    system = Actor.system("system:tests")
+    system = SYSTEM_ACTOR
     usd = list(Addon.objects.filter(currency="USD").values_list("code", flat=True))
     for _ in range(3):  # the same add-on may be attached more than once
         for code in usd:

@@ -1,11 +1,11 @@
-"""Subscription API input validation and, for the OpenAPI document, the output
-shape rendered by `subscriptions.rendering` (a test keeps the two in step)."""
+"""Input validation of the subscription routes under a deployment, and their
+envelopes for the OpenAPI document (the shape itself: `subscription_rendering`)."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
-from subscriptions.rendering import SubscriptionOut
+from deployments.api.subscription_rendering import SubscriptionOut
 
 CODE_MAX = 63
 VERSION_MAX = 2**31 - 1  # the column's range: a larger number is a field error, not a 500

@@ -1,0 +1,81 @@
+"""The operator dashboard (`/admin/dashboard/`, linked from the admin index):
+deployments by state and region, aging past_due, MRR by plan, the newest
+events and the state diagram. A fixed number of aggregate queries, whatever
+the fleet size."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+
+from console.charts import Bar, bar_chart, format_money, state_badge, state_colour
+from console.forms import state_label
+from deployments import selectors
+from deployments.diagram import svg as state_diagram_svg
+from subscriptions.selectors import monthly_recurring_revenue, revenue_totals
+
+
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    """Deployments by state and region, aging past_due, MRR by plan, the newest
+    events and the state diagram. A fixed number of aggregate queries."""
+    if not request.user.has_perm("deployments.view_deployment"):
+        raise PermissionDenied
+    by_state = selectors.deployment_counts_by_state()
+    by_region = selectors.deployment_counts_by_region()
+    past_due = selectors.past_due_older_than()
+    revenue = monthly_recurring_revenue()
+    totals = revenue_totals(revenue)
+    events = selectors.latest_events(20)
+    changelist = reverse("admin:deployments_deployment_changelist")
+    context = {
+        **admin.site.each_context(request),
+        "title": "Operator dashboard",
+        "total": sum(by_state.values()),
+        "state_chart": mark_safe(  # bar_chart escapes every label
+            bar_chart(
+                [Bar(state_label(s), n, state_colour(s)) for s, n in by_state.items()],
+                title="Deployments by state",
+            )
+        ),
+        "region_chart": mark_safe(  # bar_chart escapes every label
+            bar_chart(
+                [Bar(r, n, "#1a73e8") for r, n in by_region.items()],
+                title="Deployments by region",
+            )
+        ),
+        "past_due": [
+            {
+                "days": days,
+                "count": count,
+                "url": f"{changelist}?state__exact=past_due&in_state_days={days}",
+            }
+            for days, count in past_due.items()
+        ],
+        "revenue": [
+            {
+                "line": line,
+                "plan_money": format_money(line.plan_cents, line.currency),
+                "addon_money": format_money(line.addon_cents, line.currency),
+                "total_money": format_money(line.total_cents, line.currency),
+                "url": f"{changelist}?plan={line.plan_code}",
+            }
+            for line in revenue
+        ],
+        "revenue_totals": [format_money(c, cur) for cur, c in totals.items()],
+        "events": [
+            {
+                "event": e,
+                "from_badge": state_badge(e.from_state) if e.from_state else None,
+                "to_badge": state_badge(e.to_state),
+                "url": reverse("admin:deployments_deployment_change", args=[e.deployment_id]),
+            }
+            for e in events
+        ],
+        "diagram": mark_safe(state_diagram_svg()),  # generated from the map, names escaped
+        "changelist": changelist,
+    }
+    return TemplateResponse(request, "admin/deployments/dashboard.html", context)
