@@ -167,9 +167,9 @@ def allocate(total: int, weights: list[int]) -> list[int]:
     number gets exactly it), the parts sum to ``total``, and the result depends only on the
     arguments. Weights are non-negative integers, at least one positive unless ``total`` is 0.
     """
-    if any(w < 0 for w in weights):
-        raise ValueError("allocate needs non-negative weights")
     weight_sum = sum(weights)
+    if weights and min(weights) < 0:
+        raise ValueError("allocate needs non-negative weights")
     if weight_sum == 0:
         if total != 0:
             raise ValueError("allocate cannot split a non-zero total over zero weights")

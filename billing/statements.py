@@ -261,9 +261,7 @@ def statement_for(history: BillingHistory, period: Period, until: datetime) -> S
     if lo < hi:
         spans = _billable_spans(history.states, lo, hi)
         if spans:
-            billing = _Billing(history, spans, period.seconds)
-            billing.plan_lines(lo, hi, lines)
-            billing.addon_lines(hi, lines)
+            lines = _lines(history, _segments(history, lo, hi), spans, period)
     return StatementDraft(
         subscription_id=history.subscription_id,
         deployment_id=history.deployment_id,
@@ -320,75 +318,80 @@ def _add_span(spans: list[tuple[int, int]], start: int, end: int, lo: int, hi: i
         spans.append((start, end))
 
 
-class _Billing:
-    """Turns segments into lines against one statement's billable spans."""
-
-    __slots__ = ("history", "instants", "period_seconds", "span_starts", "spans")
-
-    def __init__(
-        self, history: BillingHistory, spans: list[tuple[int, int]], period_seconds: int
-    ) -> None:
-        self.history = history
-        self.spans = spans
-        self.span_starts = [start for start, _ in spans]
-        self.period_seconds = period_seconds
-        # Lines share their bounds (span edges, term changes): build each datetime once.
-        self.instants: dict[int, datetime] = {}
-
-    def plan_lines(self, lo: int, hi: int, lines: list[Line]) -> None:
-        terms = []
-        for term in self.history.plans:
-            since = _seconds(term.since)
-            if since >= hi:
-                break
-            if terms and since < terms[-1][0]:
+def _segments(history: BillingHistory, lo: int, hi: int) -> list[tuple[Any, int, int]]:
+    """``(term, begin, end)`` in seconds for every segment that reaches ``[lo, hi)``: plan
+    terms in time order, then add-on lines by line id."""
+    segments: list[tuple[Any, int, int]] = []
+    plans = history.plans
+    sinces = [_seconds(term.since) for term in plans]
+    for index, term in enumerate(plans):
+        begin = sinces[index]
+        if index + 1 < len(plans):
+            end = sinces[index + 1]
+            if end < begin:
                 raise ValueError("plan terms must be sorted by time")
-            terms.append((since, term))
-        for index, (begin, term) in enumerate(terms):
-            end = terms[index + 1][0] if index + 1 < len(terms) else hi
-            if end <= lo:
-                continue
-            self._segment_lines("plan", term, term.version, None, term.plan_code, begin, end, lines)
+        else:
+            end = hi
+        if begin < hi and end > lo:
+            segments.append((term, begin, end))
+    for addon in sorted(history.addons, key=attrgetter("line_id")):
+        begin = _seconds(addon.attached_at)
+        end = hi if addon.detached_at is None else _seconds(addon.detached_at)
+        if begin < hi and end > lo:
+            segments.append((addon, begin, end))
+    return segments
 
-    def addon_lines(self, hi: int, lines: list[Line]) -> None:
-        for addon in sorted(self.history.addons, key=attrgetter("line_id")):
-            begin = _seconds(addon.attached_at)
-            end = hi if addon.detached_at is None else min(_seconds(addon.detached_at), hi)
-            self._segment_lines("addon", addon, None, addon.line_id, addon.code, begin, end, lines)
 
-    def _segment_lines(
-        self,
-        kind: Literal["plan", "addon"],
-        term: PlanTerm | AddonTerm,
-        plan_version: int | None,
-        addon_line_id: int | None,
-        code: str,
-        begin: int,
-        end: int,
-        lines: list[Line],
-    ) -> None:
-        """The lines of one segment billed over ``[begin, end)``: one per billable piece."""
-        pieces = self._pieces(begin, end)
+def _lines(
+    history: BillingHistory,
+    segments: list[tuple[Any, int, int]],
+    spans: list[tuple[int, int]],
+    period: Period,
+) -> list[Line]:
+    """One line per billable piece of each segment; each segment rounds once."""
+    period_seconds = period.seconds
+    span_starts = [start for start, _ in spans]
+    # Lines share their bounds: build each datetime once, and most are the period's own.
+    instants = {period._start_s: period.starts_at, period._end_s: period.ends_at}
+    lines: list[Line] = []
+    for term, begin, end in segments:
+        # The segment intersected with the billable spans, from the first that reaches it.
+        pieces = []
+        for index in range(max(bisect_right(span_starts, begin) - 1, 0), len(spans)):
+            span_start, span_end = spans[index]
+            if span_start >= end:
+                break
+            piece_start = span_start if span_start > begin else begin
+            piece_end = span_end if span_end < end else end
+            if piece_start < piece_end:
+                pieces.append((piece_start, piece_end))
         if not pieces:
-            return
-        if term.currency != self.history.currency:
+            continue
+
+        if type(term) is PlanTerm:
+            kind, code, plan_version, addon_line_id = "plan", term.plan_code, term.version, None
+        else:
+            kind, code, plan_version, addon_line_id = "addon", term.code, None, term.line_id
+        if term.currency != history.currency:
             raise ValueError(
                 f"{kind} {code} is priced in {term.currency}, "
-                f"the subscription in {self.history.currency}"
+                f"the subscription in {history.currency}"
             )
         price = term.price_cents
         if price < 0:
             raise ValueError(f"{kind} {code} has a negative price ({price})")
         if len(pieces) == 1:
             start, stop = pieces[0]
-            amounts = [prorate(price, stop - start, self.period_seconds)]
+            amounts = [prorate(price, stop - start, period_seconds)]
         else:
             # Round the segment once, then split that amount over its pieces.
             seconds = [stop - start for start, stop in pieces]
-            amounts = allocate(prorate(price, sum(seconds), self.period_seconds), seconds)
+            amounts = allocate(prorate(price, sum(seconds), period_seconds), seconds)
+
         description = term.description
-        instant = self._instant
         for (start, stop), amount in zip(pieces, amounts, strict=True):
+            starts_at = instants.get(start) or instants.setdefault(start, _instant(start))
+            ends_at = instants.get(stop) or instants.setdefault(stop, _instant(stop))
             # Positional: keywords cost a third more per line, on the clock's hot path.
             lines.append(
                 Line(
@@ -398,28 +401,9 @@ class _Billing:
                     plan_version,
                     addon_line_id,
                     price,
-                    instant(start),
-                    instant(stop),
+                    starts_at,
+                    ends_at,
                     amount,
                 )
             )
-
-    def _pieces(self, begin: int, end: int) -> list[tuple[int, int]]:
-        """``[begin, end)`` intersected with the billable spans (a bisect to the first)."""
-        spans = self.spans
-        pieces = []
-        for i in range(max(bisect_right(self.span_starts, begin) - 1, 0), len(spans)):
-            span_start, span_end = spans[i]
-            if span_start >= end:
-                break
-            piece_start = max(span_start, begin)
-            piece_end = min(span_end, end)
-            if piece_start < piece_end:
-                pieces.append((piece_start, piece_end))
-        return pieces
-
-    def _instant(self, seconds: int) -> datetime:
-        instant = self.instants.get(seconds)
-        if instant is None:
-            instant = self.instants[seconds] = _instant(seconds)
-        return instant
+    return lines
