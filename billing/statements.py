@@ -307,6 +307,7 @@ def _billable_spans(states: tuple[StateChange, ...], lo: int, hi: int) -> list[t
 
 
 def _add_span(spans: list[tuple[int, int]], start: int, end: int, lo: int, hi: int) -> None:
+    """Append ``[start, end)`` clipped to ``[lo, hi)``, joined to the last span it touches."""
     start = max(start, lo)
     end = min(end, hi)
     if start >= end:
