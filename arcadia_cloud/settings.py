@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "catalog",
     "subscriptions",
     "deployments",
+    "billing",
     "console",
 ]
 

@@ -1,0 +1,1 @@
+"""Billing: what each subscription owes per period, and the clock that closes periods."""
