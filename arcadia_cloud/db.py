@@ -32,3 +32,22 @@ def copy_text(value: str) -> str:
     return (
         value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     )
+
+
+def fetch_rows(queryset) -> list[tuple]:
+    """The rows of a `values_list()` queryset, fast on PostgreSQL.
+
+    The query is the queryset's own SQL (one definition of what is read), run
+    on a `server_binding_cursor` in binary, so psycopg's C loaders build the
+    values: Django registers a pure-Python loader for text timestamps that
+    costs ~10 µs a value, more than the rest of a bulk read. Elsewhere the
+    queryset is simply evaluated. Values come as the database returns them
+    (aware datetimes in UTC, UUIDs, dates), without the ORM's converters, so
+    read only plain columns this way.
+    """
+    if connection.vendor != "postgresql":
+        return list(queryset)
+    sql, params = queryset.query.sql_with_params()
+    with server_binding_cursor() as cursor:
+        cursor.execute(sql, params, binary=True)
+        return cursor.fetchall()

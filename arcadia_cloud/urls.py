@@ -9,6 +9,7 @@ api_v1 = [
     path("me", MeView.as_view(), name="me"),
     path("", include("deployments.api.urls")),
     path("", include("catalog.api.urls")),
+    path("", include("billing.api.urls")),
     path(
         "schema",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

@@ -12,11 +12,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
+from billing.selectors import monthly_recurring_revenue, revenue_totals
 from console.charts import Bar, bar_chart, format_money, state_badge, state_colour
 from console.forms import state_label
 from deployments import selectors
 from deployments.diagram import svg as state_diagram_svg
-from subscriptions.selectors import monthly_recurring_revenue, revenue_totals
 
 
 def dashboard_view(request: HttpRequest) -> HttpResponse:

@@ -13,13 +13,14 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 
+from billing.selectors import monthly_total_by_currency
 from console.charts import format_money, state_badge
 from console.filters import InStateLongerThanFilter, PlanFilter, RegionFilter
 from console.readonly import ReadOnlyAdmin, ReadOnlyAdminMixin, ReadOnlyTabularInline
 from console.transitions import TransitionAdminMixin
 from deployments import selectors
 from deployments.models import BillingOverrideChange, Deployment, DeploymentEvent
-from subscriptions.selectors import get_subscription_for_deployment, monthly_total_by_currency
+from subscriptions.selectors import get_subscription_for_deployment
 
 TIMELINE_LIMIT = 50
 

@@ -54,3 +54,17 @@ class CurrencyMismatch(DomainError):
 class PlanVersionUnchanged(DomainError):
     category = "invalid"
     code = "plan_version_unchanged"
+
+
+class AddonAlreadyDetached(DomainError):
+    """The add-on line was detached before; a line is detached once."""
+
+    category = "invalid"
+    code = "addon_already_detached"
+
+    def __init__(self, line_id: int):
+        super().__init__(f"add-on line {line_id} is already detached")
+        self.line_id = line_id
+
+    def body(self) -> dict:
+        return {"error": self.code, "addon_line_id": self.line_id}

@@ -40,6 +40,10 @@ class Subscription(models.Model):
     current_period_start = models.DateField(default=_default_period_start)
     current_period_end = models.DateField(default=_default_period_end)
     trial_ends_at = models.DateTimeField(null=True, blank=True)
+    #: Set by the billing clock when it wrote the last statement this
+    #: subscription will ever get (its deployment was cancelled or archived in
+    #: that period): the clock never looks at it again.
+    billing_ended_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,7 +67,8 @@ class Subscription(models.Model):
 class SubscriptionAddon(models.Model):
     """An add-on as it was sold: code, kind, qty and price are copied from the
     live add-on at attach time, so a later catalog change never reprices this
-    subscriber. Written only by `subscriptions.services.attach_addons`."""
+    subscriber. Written only by `subscriptions.services.attach_addons`; the
+    only later change is `detached_at`, set once by `detach_addon`."""
 
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="addons")
     addon = models.ForeignKey("catalog.Addon", on_delete=models.PROTECT, related_name="+")
@@ -73,10 +78,20 @@ class SubscriptionAddon(models.Model):
     price_cents = models.PositiveIntegerField()
     currency = models.CharField(max_length=3)
     attached_at = models.DateTimeField(default=timezone.now)
+    #: When the line was detached (None: still attached). The line stays, for
+    #: the history and the statements that bill it up to this instant.
+    detached_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["subscription", "id"], name="subaddon_subscription")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(detached_at__isnull=True)
+                | models.Q(detached_at__gte=models.F("attached_at")),
+                name="subaddon_detached_after_attached",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} ({self.price_cents} {self.currency})"

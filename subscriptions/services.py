@@ -21,6 +21,7 @@ from catalog.errors import PlanOrVersionNotFound
 from catalog.models import PlanVersion
 from catalog.selectors import get_addons_on_sale, resolve_plan_version
 from subscriptions.errors import (
+    AddonAlreadyDetached,
     CurrencyMismatch,
     PlanVersionUnchanged,
     SubscriptionCancelled,
@@ -166,8 +167,9 @@ def change_plan_version(
     `version` is given) and append a PlanChange (from, to, when, who, request id).
 
     Raises PlanOrVersionNotFound, SubscriptionCancelled, PlanVersionUnchanged
-    (already on that version), CurrencyMismatch (the target's currency differs
-    from the add-on lines'). Locks the subscription row so two concurrent
+    (already on that version), CurrencyMismatch (the target is priced in another
+    currency than the subscription: a subscription bills in one currency for
+    its whole life). Locks the subscription row so two concurrent
     changes are serialised and each PlanChange's from_version is the version
     the subscription really had.
     """
@@ -180,12 +182,11 @@ def change_plan_version(
             raise SubscriptionCancelled()
         if locked.plan_version_id == target.pk:
             raise PlanVersionUnchanged()
-        # The add-on lines keep their snapshotted prices: a plan in another
-        # currency would leave one subscription billed in two.
-        other = locked.addons.exclude(currency=target.currency).values_list("currency", flat=True)
-        mismatched = other.first()
-        if mismatched is not None:
-            raise CurrencyMismatch(mismatched, target.currency)
+        # A subscription bills in one currency for its whole life: each
+        # statement has one currency, and the add-on lines keep their
+        # snapshotted prices (attached in the plan's currency).
+        if target.currency != locked.plan_version.currency:
+            raise CurrencyMismatch(locked.plan_version.currency, target.currency)
         PlanChange.objects.create(
             subscription=locked,
             from_version_id=locked.plan_version_id,
@@ -196,6 +197,34 @@ def change_plan_version(
         locked.plan_version = target
         locked.save(update_fields=["plan_version", "updated_at"])
     return locked
+
+
+def detach_addon(
+    *, subscription: Subscription, line_id: int, actor: Actor, at: datetime | None = None
+) -> SubscriptionAddon:
+    """Detach one add-on line: it is billed up to `at` (default now) and no
+    longer counts towards the deployment's limits. The line itself stays, for
+    the history and the statements.
+
+    Raises NotFound for a line that is not this subscription's (or a
+    subscription outside the actor's scope), AddonAlreadyDetached for a line
+    detached before. Locks the subscription row, like attaching, so a detach
+    and a concurrent plan change or attach are serialised.
+    """
+    with transaction.atomic():
+        locked = _locked_in_scope(subscription, actor)
+        line = (
+            SubscriptionAddon.objects.select_for_update()
+            .filter(subscription_id=locked.pk, pk=line_id)
+            .first()
+        )
+        if line is None:
+            raise NotFound()
+        if line.detached_at is not None:
+            raise AddonAlreadyDetached(line.pk)
+        line.detached_at = max(at or timezone.now(), line.attached_at)
+        line.save(update_fields=["detached_at"])
+    return line
 
 
 def set_status_of_deployments(*, deployment_ids: list, status: str) -> int:

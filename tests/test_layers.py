@@ -3,9 +3,10 @@
     arcadia_cloud < catalog < subscriptions < deployments < billing < console
 
 (`arcadia_cloud` holds identity, tenancy, scope and the API plumbing every app
-uses; the console is the operator UI over all of them.) The root URLconf may
-import every app, and each app's admin.py registers its models with the
-console's mixins. No module imports another app's `api/` package or an
+uses; the console is the operator UI over all of them.) The registration
+modules may import every app: the root URLconf, and each app's admin.py (an
+entry point, like a view: its pages show what the apps above know of the
+model, e.g. a deployment's statements). No module imports another app's `api/` package or an
 `admin.py`, and only API modules use the API plumbing (`arcadia_cloud.api`):
 services and selectors know nothing of HTTP.
 """
@@ -62,10 +63,8 @@ def test_imports_point_down(app, name, path):
         top = imported.split(".")[0]
         if top not in LAYERS or top == app:
             continue
-        if LAYERS.index(top) > LAYERS.index(app):
-            is_admin_registration = name.endswith("/admin.py") and top == "console"
-            if not is_admin_registration:
-                upward.append(imported)
+        if LAYERS.index(top) > LAYERS.index(app) and not name.endswith("/admin.py"):
+            upward.append(imported)
         parts = imported.split(".")
         if parts[0] not in LAYERS or parts[0] == app or len(parts) < 2:
             if parts[0] == "arcadia_cloud" and parts[1:2] == ["api"] and not _is_api(name):

@@ -12,12 +12,14 @@ from subscriptions.models import Status, Subscription, SubscriptionAddon
 
 def render_addon(line: SubscriptionAddon) -> dict:
     return {
+        "addon_line_id": line.id,
         "addon_id": line.addon_id,
         "code": line.code,
         "resource_kind": line.resource_kind,
         "qty": line.qty,
         "price_cents": line.price_cents,
         "currency": line.currency,
+        "attached_at": iso(line.attached_at),
     }
 
 
@@ -46,12 +48,16 @@ def render_subscription(subscription: Subscription | None) -> dict | None:
 
 
 class SubscriptionAddonOut(serializers.Serializer):
+    addon_line_id = serializers.IntegerField(
+        help_text="This line (detach it with DELETE .../subscription/addons/{addon_line_id})."
+    )
     addon_id = serializers.IntegerField()
     code = serializers.CharField()
     resource_kind = serializers.CharField()
     qty = serializers.IntegerField(min_value=1)
     price_cents = serializers.IntegerField(min_value=0)
     currency = serializers.CharField(min_length=3, max_length=3)
+    attached_at = serializers.DateTimeField()
 
 
 class SubscriptionOut(serializers.Serializer):

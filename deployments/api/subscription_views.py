@@ -27,7 +27,7 @@ from deployments.selectors import get_deployment_visible_to
 from deployments.services import create_subscription
 from subscriptions.errors import SubscriptionNotFound
 from subscriptions.selectors import get_subscription_for_deployment
-from subscriptions.services import attach_addon, change_plan_version
+from subscriptions.services import attach_addon, change_plan_version, detach_addon
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -132,5 +132,24 @@ class ChangePlanView(_DeploymentScoped):
             plan_code=data.validated_data["plan_code"],
             version=data.validated_data.get("version"),
             actor=Actor.from_api_request(request),
+        )
+        return Response(_rendered(subscription.deployment_id))
+
+
+class DetachAddonView(_DeploymentScoped):
+    @extend_schema(
+        operation_id="deployments_subscription_detach_addon",
+        summary="Detach one add-on line (it is billed up to now and kept in the history)",
+        responses={
+            200: SubscriptionEnvelope,
+            404: _error("No such deployment (or another tenant's), subscription or line"),
+            422: _error("The line is already detached, or resources in use need it"),
+            **{k: v for k, v in COMMON.items() if k != 404},
+        },
+    )
+    def delete(self, request, pk, line_id):
+        subscription = self.subscription(request, pk)
+        detach_addon(
+            subscription=subscription, line_id=line_id, actor=Actor.from_api_request(request)
         )
         return Response(_rendered(subscription.deployment_id))

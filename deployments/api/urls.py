@@ -1,15 +1,17 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from deployments.api.subscription_views import AttachAddonView, ChangePlanView, SubscribeView
-from deployments.api.views import UUID_RE, DeploymentViewSet
+from arcadia_cloud.api.routes import DEPLOYMENT_PREFIX as DEPLOYMENT
+from deployments.api.subscription_views import (
+    AttachAddonView,
+    ChangePlanView,
+    DetachAddonView,
+    SubscribeView,
+)
+from deployments.api.views import DeploymentViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("deployments", DeploymentViewSet, basename="deployment")
-
-# A deployment's subscription routes: the same id pattern as the deployment
-# routes, so anything else is a JSON 404.
-DEPLOYMENT = rf"^deployments/(?P<pk>{UUID_RE})/"
 
 urlpatterns = [
     *router.urls,
@@ -18,6 +20,11 @@ urlpatterns = [
         DEPLOYMENT + r"subscription/addons$",
         AttachAddonView.as_view(),
         name="deployment-subscription-addons",
+    ),
+    re_path(
+        DEPLOYMENT + r"subscription/addons/(?P<line_id>[0-9]{1,18})$",
+        DetachAddonView.as_view(),
+        name="deployment-subscription-addon",
     ),
     re_path(
         DEPLOYMENT + r"subscription/change-plan$",

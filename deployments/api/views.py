@@ -11,6 +11,7 @@ from arcadia_cloud.actors import Actor
 from arcadia_cloud.api.exceptions import BadRequest
 from arcadia_cloud.api.filtering import FilterBackend
 from arcadia_cloud.api.pagination import CursorPagination, LimitOffsetPagination
+from arcadia_cloud.api.routes import UUID_RE
 from arcadia_cloud.errors import Forbidden, NotFound
 from arcadia_cloud.models import Tenant
 from arcadia_cloud.selectors import get_tenant
@@ -30,8 +31,6 @@ from deployments.api.serializers import (
 from deployments.api.subscription_rendering import render_subscription
 from deployments.services import create_deployment
 from deployments.transitions import transition_state
-
-UUID_RE = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
 ERRORS = {
     400: OpenApiResponse(ErrorOut, description="Malformed request"),

@@ -9,9 +9,9 @@ import pytest
 from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
+from billing.selectors import monthly_recurring_revenue, revenue_totals
 from deployments.models import Deployment, DeploymentEvent
 from deployments.transitions import transition_state
-from subscriptions.selectors import monthly_recurring_revenue, revenue_totals
 from tests.admin.conftest import SYSTEM, subscribe
 from tests.factories import make_deployment, put_in_state
 

@@ -75,14 +75,13 @@ def test_the_revenue_report_equals_the_sum_of_each_active_subscriptions_monthly_
     # The two billing aggregates (one subscription's total, the MRR report) are
     # computed separately (Python and SQL): they must agree.
     from arcadia_cloud.actors import Actor
-    from deployments.transitions import transition_state
-    from subscriptions.selectors import (
-        addons_of,
-        get_subscription_for_deployment,
+    from billing.selectors import (
         monthly_recurring_revenue,
         monthly_total_by_currency,
         revenue_totals,
     )
+    from deployments.transitions import transition_state
+    from subscriptions.selectors import addons_of, get_subscription_for_deployment
     from tests.factories import make_deployment
 
     plans = [("studio", ["storage_50gb"]), ("studio", []), ("team", ["storage_50gb"] * 3)]

@@ -8,7 +8,6 @@ through the same transitions map as every other entry point.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from arcadia_cloud.actors import Actor
+from arcadia_cloud.progress import Progress
 from arcadia_cloud.selectors import get_tenant_by_slug
 from deployments.batch import (
     DEFAULT_ACTOR,
@@ -233,36 +233,3 @@ def refusals(from_state: str, to_state: str):
             f"--{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items()
         )
         raise CommandError(problems + ".") from exc
-
-
-class Progress:
-    """A one-line progress bar on stderr, redrawn at most ten times a second."""
-
-    WIDTH = 30
-
-    def __init__(self, *, enabled: bool, stream=None):
-        self.enabled = enabled
-        self.stream = stream or sys.stderr
-        self.started = time.monotonic()
-        self.drawn_at = 0.0
-        self.drawn = False
-
-    def update(self, done: int, total: int) -> None:
-        if not self.enabled or total == 0:
-            return
-        now = time.monotonic()
-        if done < total and now - self.drawn_at < 0.1:
-            return
-        self.drawn_at = now
-        filled = self.WIDTH * done // total
-        rate = done / max(now - self.started, 1e-6)
-        self.stream.write(
-            f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} ({rate:,.0f}/s)"
-        )
-        self.stream.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()

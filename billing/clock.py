@@ -1,0 +1,436 @@
+"""The billing clock: closing every period that has ended into its statement.
+
+`run_billing_cycle(as_of=...)` is what `manage.py run_billing_cycle` runs from
+cron, on one machine or several at once. It walks the subscriptions whose
+period ended at or before `as_of`, in primary-key chunks, one transaction per
+chunk:
+
+1. lock the chunk (`SELECT ... FOR UPDATE OF subscription SKIP LOCKED`, keyset
+   by id): a subscription another runner is closing right now is skipped, not
+   waited for, and its rows are never read twice;
+2. read the chunk's histories in a fixed number of queries
+   (`billing.history.histories_for`);
+3. for each subscription, close every period that ended, oldest first (three
+   months behind: three statements, in order), each from
+   `billing.statements.statement_for` with `until` = the period's end;
+   a subscription whose deployment was cancelled or archived gets its final
+   statement for the period billing ended in, and no more;
+4. write the statements, move the subscriptions to their next period and
+   record one `subscription.period_closed` event per statement: a fixed
+   number of set-based statements per chunk.
+
+Idempotent: a closed period is no longer due, so a second run at the same
+`as_of` writes nothing; and the unique (subscription, period) constraint is
+the backstop that makes two runners close each period exactly once even if
+they did read the same row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from uuid import UUID
+
+from django.db import DatabaseError, connection, connections, transaction
+from django.utils import timezone
+
+from arcadia_cloud.db import copy_text, fetch_rows, server_binding_cursor
+from billing.history import PlanVersions, SubscriptionRow, histories_for
+from billing.models import Statement
+from billing.statements import ENDING_STATES, BillingHistory, Period, StatementDraft, statement_for
+from subscriptions.models import Subscription
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 1000
+MAX_BATCH_SIZE = 20_000
+
+_SUBSCRIPTION_COLUMNS = (
+    "id",
+    "deployment_id",
+    "deployment__tenant_id",
+    "plan_version_id",
+    "status",
+    "current_period_start",
+    "current_period_end",
+    "created_at",
+    "trial_ends_at",
+)
+
+
+def due(as_of: datetime):
+    """Subscriptions with a period that ended at or before `as_of` and billing
+    not ended: what the clock has to close."""
+    return Subscription.objects.filter(
+        current_period_end__lte=as_of.date(), billing_ended_at__isnull=True
+    )
+
+
+@dataclass
+class ClosedPeriod:
+    """One statement the clock wrote (or, in a dry run, would write)."""
+
+    subscription_id: int
+    deployment_id: UUID
+    tenant_id: UUID
+    draft: StatementDraft
+    statement_id: int | None = None
+
+
+@dataclass
+class ClockResult:
+    seen: int = 0
+    periods_closed: int = 0
+    trials_ended: int = 0
+    skipped_overridden: int = 0
+    trial_warnings: int = 0
+    changes_applied: int = 0
+    changes_failed: int = 0
+    #: subscriptions that could not be billed (their chunk failed, or their
+    #: history could not be), whichever walker met them
+    failed_ids: set[int] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+    #: dry run only: what would be written
+    would_close: list[ClosedPeriod] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return len(self.failed_ids)
+
+    def absorb(self, other: ClockResult) -> None:
+        for name in (
+            "seen",
+            "periods_closed",
+            "trials_ended",
+            "skipped_overridden",
+            "trial_warnings",
+            "changes_applied",
+            "changes_failed",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failed_ids |= other.failed_ids
+        self.errors.extend(e for e in other.errors if e not in self.errors)
+        self.would_close.extend(other.would_close)
+
+
+class ClockInterrupted(Exception):
+    """The run stopped on a database error outside any chunk (its connection
+    lost for good). `result` counts exactly the chunks that committed."""
+
+    def __init__(self, result: ClockResult, cause: BaseException):
+        super().__init__(str(cause))
+        self.result = result
+        self.cause = cause
+
+
+def periods_to_close(row: SubscriptionRow, as_of: datetime) -> Iterator[Period]:
+    """The subscription's periods that ended at or before `as_of`, oldest first."""
+    period = Period(row.current_period_start, row.current_period_end)
+    while period.ends_at <= as_of:
+        yield period
+        period = period.next()
+
+
+def billing_ended_in(history: BillingHistory, period: Period) -> bool:
+    """Whether the deployment was cancelled or archived before `period` ended:
+    then this period's statement is its last."""
+    return any(c.state in ENDING_STATES and c.at < period.ends_at for c in history.states)
+
+
+def close_periods(
+    row: SubscriptionRow, history: BillingHistory, as_of: datetime
+) -> tuple[list[ClosedPeriod], Period | None, bool]:
+    """The statements of every due period of one subscription, oldest first,
+    the period it moves to and whether billing ended. Pure."""
+    closed: list[ClosedPeriod] = []
+    next_period = None
+    for period in periods_to_close(row, as_of):
+        draft = statement_for(history, period, period.ends_at)
+        closed.append(ClosedPeriod(row.id, row.deployment_id, row.tenant_id, draft))
+        next_period = period.next()
+        if billing_ended_in(history, period):
+            return closed, None, True
+    return closed, next_period, False
+
+
+def run_billing_cycle(
+    *,
+    as_of: datetime,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int = 1,
+    dry_run: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ClockResult:
+    """Close every period that ended at or before `as_of` (see the module
+    docstring). A chunk whose transaction fails is rolled back whole and its
+    subscriptions counted as failed; the following chunks still run.
+
+    `workers` walkers run at once on PostgreSQL, each on its own connection:
+    exactly what several machines running the clock do (each skips what the
+    others hold), so it needs no rule of its own. `on_progress(done, total)`
+    after each chunk, on the calling thread. A database error outside a chunk
+    raises ClockInterrupted with the counts of what did commit.
+    """
+    result = ClockResult()
+    try:
+        total = due(as_of).count()
+        walkers = workers if _parallel(workers, dry_run) else 1
+        done = 0
+        for outcome, rows in _walk_all(as_of, batch_size, walkers, dry_run):
+            result.absorb(outcome)
+            done += rows
+            if on_progress is not None:
+                on_progress(min(done, total), total)
+    except DatabaseError as exc:
+        raise ClockInterrupted(result, exc) from exc
+    return result
+
+
+def _parallel(workers: int, dry_run: bool) -> bool:
+    return (
+        workers > 1
+        and not dry_run
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+    )
+
+
+def _walk_all(
+    as_of: datetime, batch_size: int, walkers: int, dry_run: bool
+) -> Iterator[tuple[ClockResult, int]]:
+    """(chunk result, rows in the chunk) for every chunk of every walker."""
+    if walkers == 1:
+        yield from _walk(as_of, batch_size, dry_run)
+        return
+    finished: queue.SimpleQueue = queue.SimpleQueue()
+    exited = object()
+
+    def work() -> None:
+        error = None
+        try:
+            for item in _walk(as_of, batch_size, dry_run):
+                finished.put(item)
+        except BaseException as exc:  # re-raised on the calling thread
+            error = exc
+        finally:
+            connections.close_all()
+            finished.put((exited, error))
+
+    threads = [
+        threading.Thread(target=work, name=f"billing-clock-{n}", daemon=True)
+        for n in range(walkers)
+    ]
+    for thread in threads:
+        thread.start()
+    error = None
+    running = walkers
+    try:
+        while running:
+            first, second = finished.get()
+            if first is exited:
+                running -= 1
+                error = error or second
+                continue
+            yield first, second
+    finally:
+        for thread in threads:
+            thread.join()
+    if error is not None:
+        raise error
+
+
+def _walk(as_of: datetime, batch_size: int, dry_run: bool) -> Iterator[tuple[ClockResult, int]]:
+    """One walker: chunks in id order until nothing due is left after the last,
+    then one more pass from the start for rows that were locked (a short API
+    transaction, or a chunk of another runner that rolled back). What failed in
+    the first pass is not tried again."""
+    versions = PlanVersions()
+    failed: set[int] = set()
+    for _sweep in range(1 if dry_run else 2):
+        after = 0
+        while True:
+            chunk = _Chunk(as_of=as_of, versions=versions, dry_run=dry_run, skip=frozenset(failed))
+            try:
+                rows = chunk.run(after=after, limit=batch_size)
+            except DatabaseError as exc:
+                logger.exception("Billing chunk after subscription %s failed", after)
+                connection.close_if_unusable_or_obsolete()
+                # The failed chunk's rows are not known once its transaction is
+                # gone: find where it stopped, without a lock, and go on after it.
+                skipped = _ids_after(as_of, after, batch_size, failed)
+                if not skipped:
+                    break
+                outcome = ClockResult(failed_ids=set(skipped))
+                outcome.errors.append(f"{len(skipped)} subscriptions from {skipped[0]}: {exc}")
+                failed.update(skipped)
+                after = skipped[-1]
+                yield outcome, len(skipped)
+                continue
+            if not rows:
+                break
+            failed |= chunk.result.failed_ids
+            after = rows[-1].id
+            yield chunk.result, len(rows)
+
+
+def _ids_after(as_of: datetime, after: int, limit: int) -> list[int]:
+    return list(due(as_of).filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:limit])
+
+
+@dataclass
+class _Chunk:
+    as_of: datetime
+    versions: PlanVersions
+    dry_run: bool
+    #: subscriptions this walker already failed to bill: not tried again
+    skip: frozenset[int] = frozenset()
+    result: ClockResult = field(default_factory=ClockResult)
+
+    def run(self, *, after: int, limit: int) -> list[SubscriptionRow]:
+        with transaction.atomic():
+            rows = self._lock(after=after, limit=limit)
+            if not rows:
+                return rows
+            self.result.seen = len(rows)
+            histories = histories_for(rows, versions=self.versions)
+            closed: list[ClosedPeriod] = []
+            moves: list[tuple[int, date, date, bool]] = []
+            for row in rows:
+                try:
+                    periods, next_period, ended = close_periods(row, histories[row.id], self.as_of)
+                except ValueError as exc:
+                    # A history this code cannot bill (e.g. malformed data):
+                    # report it, close nothing of this subscription.
+                    self.result.failed_ids.add(row.id)
+                    self.result.errors.append(f"subscription {row.id}: {exc}")
+                    continue
+                closed.extend(periods)
+                last = periods[-1].draft
+                if ended:
+                    moves.append((row.id, last.period_start, last.period_end, True))
+                else:
+                    moves.append((row.id, next_period.start, next_period.end, False))
+            self.result.periods_closed = len(closed)
+            if self.dry_run:
+                self.result.would_close = closed
+                transaction.set_rollback(True)
+                return rows
+            now = timezone.now()
+            _write_statements(closed, now)
+            _move_periods(moves, now)
+            _record_closed(closed, now)
+        return rows
+
+    def _lock(self, *, after: int, limit: int) -> list[SubscriptionRow]:
+        rows = (
+            due(self.as_of)
+            .filter(pk__gt=after)
+            .exclude(pk__in=self.skip)
+            .order_by("pk")
+            .values_list(*_SUBSCRIPTION_COLUMNS)[:limit]
+        )
+        if not self.dry_run:
+            # Rows another runner holds are skipped, never waited for; a row
+            # whose period it has just closed is no longer due when we look.
+            rows = rows.select_for_update(skip_locked=True, of=("self",))
+        return [SubscriptionRow(*row) for row in fetch_rows(rows)]
+
+
+def _write_statements(closed: list[ClosedPeriod], now: datetime) -> None:
+    """Insert the chunk's statements and give each its id."""
+    if not closed:
+        return
+    if connection.vendor != "postgresql":
+        statements = Statement.objects.bulk_create(
+            [
+                Statement(
+                    subscription_id=c.subscription_id,
+                    deployment_id=c.deployment_id,
+                    period_start=c.draft.period_start,
+                    period_end=c.draft.period_end,
+                    currency=c.draft.currency,
+                    lines=[line.as_dict() for line in c.draft.lines],
+                    total_cents=c.draft.total_cents,
+                    closed_at=now,
+                )
+                for c in closed
+            ]
+        )
+        for c, statement in zip(closed, statements, strict=True):
+            c.statement_id = statement.pk
+        return
+    table = Statement._meta.db_table
+    with server_binding_cursor() as cursor:
+        # Ids first (one round trip for the chunk), so the rows can stream
+        # through COPY and the events can name their statement.
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, len(closed)],
+        )
+        for c, (statement_id,) in zip(closed, cursor.fetchall(), strict=True):
+            c.statement_id = statement_id
+        encode = json.JSONEncoder(separators=(",", ":")).encode
+        closed_at = now.isoformat()
+        lines = [
+            "\t".join(
+                (
+                    str(c.statement_id),
+                    str(c.subscription_id),
+                    str(c.deployment_id),
+                    c.draft.period_start.isoformat(),
+                    c.draft.period_end.isoformat(),
+                    c.draft.currency,
+                    copy_text(encode([line.as_dict() for line in c.draft.lines])),
+                    str(c.draft.total_cents),
+                    closed_at,
+                )
+            )
+            for c in closed
+        ]
+        columns = (
+            "id, subscription_id, deployment_id, period_start, period_end, currency, "
+            "lines, total_cents, closed_at"
+        )
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            copy.write("\n".join(lines) + "\n")
+
+
+def _move_periods(moves: list[tuple[int, date, date, bool]], now: datetime) -> None:
+    """Each subscription to its next period, or marked as billed for good: one UPDATE."""
+    if not moves:
+        return
+    ids = [m[0] for m in moves]
+    if connection.vendor != "postgresql":
+        by_id = {m[0]: m for m in moves}
+        subscriptions = list(Subscription.objects.filter(pk__in=ids))
+        for subscription in subscriptions:
+            _, start, end, ended = by_id[subscription.pk]
+            subscription.current_period_start = start
+            subscription.current_period_end = end
+            subscription.billing_ended_at = now if ended else None
+            subscription.updated_at = now
+        Subscription.objects.bulk_update(
+            subscriptions,
+            ["current_period_start", "current_period_end", "billing_ended_at", "updated_at"],
+        )
+        return
+    table = Subscription._meta.db_table
+    with server_binding_cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS s SET current_period_start = m.start, "
+            "current_period_end = m.stop, updated_at = %s, "
+            "billing_ended_at = CASE WHEN m.ended THEN %s::timestamptz END "
+            "FROM unnest(%s::bigint[], %s::date[], %s::date[], %s::boolean[]) "
+            "AS m(id, start, stop, ended) WHERE s.id = m.id",
+            [now, now, ids, [m[1] for m in moves], [m[2] for m in moves], [m[3] for m in moves]],
+        )
+
+
+def _record_closed(closed: list[ClosedPeriod], now: datetime) -> None:
+    """One `subscription.period_closed` feed event per statement, in the same
+    transaction as the statements."""
