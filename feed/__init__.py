@@ -1,0 +1,1 @@
+"""The events feed: one ordered log of everything that happened (SPEC §7)."""
