@@ -44,8 +44,14 @@ class FeedEvent:
     tenant_id: UUID | None
     deployment_id: UUID | None
     occurred_at: datetime
-    data: dict[str, Any]
+    #: `data` as the database returns it (JSON text): the feed's answers and
+    #: webhook bodies embed it as is, without decoding and re-encoding it.
+    data_json: str
     request_id: str
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return json.loads(self.data_json)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +115,7 @@ def read_feed(
         "ORDER BY e.position"
     )
     with connection.cursor() as cursor:
+        _fast_timestamps(cursor)
         cursor.execute(sql, params)
         rows = cursor.fetchall()
 
@@ -122,7 +129,8 @@ def read_feed(
     if rows[0][1] is None:  # the LEFT JOIN's empty side: no event
         return FeedPage(events=[], next_position=start, has_more=False)
     has_more = len(rows) > limit
-    events = [_event(row) for row in (rows[:limit] if has_more else rows)]
+    to_event = _event_from_postgres if connection.vendor == "postgresql" else _event_from_sqlite
+    events = [to_event(*row) for row in (rows[:limit] if has_more else rows)]
     return FeedPage(events=events, next_position=events[-1].position, has_more=has_more)
 
 
@@ -164,19 +172,38 @@ def _settle_own_pending() -> None:
             cursor.execute(SETTLE_PENDING_SQL)
 
 
+def _fast_timestamps(cursor) -> None:
+    """Load this cursor's timestamps with psycopg's C loader.
+
+    Django registers a Python loader for timestamptz (to pin the time zone);
+    on a page of 1,000 events it costs more than the query. psycopg's own
+    loader returns the same instants, in the session's time zone (UTC: Django
+    sets it), about 10 µs an event cheaper. Only this cursor is affected.
+    """
+    if connection.vendor != "postgresql":
+        return
+    import psycopg
+    from psycopg.pq import Format
+
+    raw = cursor.cursor
+    oid = psycopg.postgres.types["timestamptz"].oid
+    raw.adapters.register_loader(oid, psycopg.adapters.get_loader(oid, Format.TEXT))
+
+
 def _uuid_param(name: str, value: UUID) -> Any:
     return Event._meta.get_field(name).get_db_prep_value(value, connection)
 
 
-def _event(row) -> FeedEvent:
-    _, id_, position, type_, tenant_id, deployment_id, occurred_at, data, request_id = row
-    if isinstance(data, str):  # Django loads jsonb (and SQLite's JSON) as text
-        data = json.loads(data)
-    if connection.vendor == "postgresql":
-        # psycopg returns UUIDs and aware datetimes.
-        return FeedEvent(
-            id_, position, type_, tenant_id, deployment_id, occurred_at, data, request_id
-        )
+def _event_from_postgres(
+    _, id_, position, type_, tenant_id, deployment_id, occurred_at, data, request_id
+) -> FeedEvent:
+    # psycopg returns UUIDs and aware datetimes; Django loads jsonb as text.
+    return FeedEvent(id_, position, type_, tenant_id, deployment_id, occurred_at, data, request_id)
+
+
+def _event_from_sqlite(
+    _, id_, position, type_, tenant_id, deployment_id, occurred_at, data, request_id
+) -> FeedEvent:
     if isinstance(occurred_at, str):
         occurred_at = datetime.fromisoformat(occurred_at)
     return FeedEvent(

@@ -3,6 +3,8 @@ input as a 400 naming its parameter."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -12,8 +14,10 @@ from django.db import connection
 
 from deployments.api.feed_views import FeedEventOut
 from feed.cursor import decode_cursor, encode_cursor
-from feed.envelope import render_envelope
+from feed.envelope import envelope_json, render_envelope
 from feed.models import Event
+from feed.selectors import FeedEvent
+from feed.types import EVENT_TYPES
 from tests.factories import make_deployment
 from tests.feed.conftest import read_all, record
 
@@ -94,14 +98,38 @@ def test_sequence_compares_as_a_string_in_feed_order():
     assert [int(s) for s in sequences] == [9, 10, 2**63 - 1]
 
 
-def _fake(position):
-    from feed.selectors import FeedEvent
-
-    return FeedEvent(1, position, "resource.created", None, None, datetime.now(UTC), {}, "")
+def _fake(position, **fields):
+    values = {
+        "id": 1,
+        "position": position,
+        "type": "resource.created",
+        "tenant_id": None,
+        "deployment_id": None,
+        "occurred_at": datetime.now(UTC),
+        "data_json": "{}",
+        "request_id": "",
+    }
+    return FeedEvent(**{**values, **fields})
 
 
 def test_the_documented_shape_is_the_rendered_shape():
     assert list(FeedEventOut().fields) == list(render_envelope(_fake(1)))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"tenant_id": uuid.uuid4(), "deployment_id": uuid.uuid4()},
+        {"data_json": json.dumps({"name": 'é " \n \u2028', "nested": {"list": [1, None]}})},
+        {"data_json": '{"spaced": [1, 2], "jsonb": {"a": true}}'},
+    ],
+)
+def test_the_json_envelope_is_the_rendered_envelope(fields):
+    # envelope_json writes the type unescaped: no type may ever need escaping.
+    assert all(re.fullmatch(r"[a-z_.]+", t) for t in EVENT_TYPES)
+    event = _fake(123, **fields)
+    assert json.loads(envelope_json(event)) == render_envelope(event)
 
 
 def test_a_tenant_sees_only_its_own_events(tenant_client, other_client, world):
