@@ -199,6 +199,7 @@ def long_poll(
     would sleep holding the transaction open (its locks, and the oldest
     snapshot that vacuum must respect).
     """
+    deadline = time.monotonic() + wait
     can_wait = wait > 0 and not connection.in_atomic_block
     on_postgres = connection.vendor == "postgresql"
     feed_listener = _listener if (can_wait and on_postgres) else None
@@ -209,7 +210,6 @@ def long_poll(
     page = read(after)
     if page.events or not can_wait:
         return page
-    deadline = time.monotonic() + wait
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -226,6 +226,7 @@ def long_poll(
             listening = feed_listener.connected
             seen = feed_listener.head
         else:
+            # SQLite: a file, no server connection to give back; poll.
             time.sleep(min(remaining, SQLITE_POLL_SECONDS))
         page = read(after)
         if page.events:
