@@ -21,3 +21,16 @@ class NotFound(DomainError):
 class Forbidden(DomainError):
     category = "forbidden"
     code = "forbidden"
+
+
+# The bodies of errors answered both by the exception handler and by middleware
+# (which runs outside DRF and cannot raise into the handler), and by domain
+# errors of the bad-request kind: written once, here.
+
+
+def bad_request_body(detail) -> dict:
+    return {"error": "bad_request", "detail": detail}
+
+
+def throttled_body(wait: int) -> dict:
+    return {"error": "throttled", "retry_after": wait}

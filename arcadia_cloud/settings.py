@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "arcadia_cloud",
+    # The events feed: every app below records into it; it imports none of them.
+    "feed",
     "catalog",
     "subscriptions",
     "deployments",
@@ -164,6 +166,10 @@ ARCADIA_THROTTLE_WRITE = os.environ.get("ARCADIA_THROTTLE_WRITE", "300/min")
 
 # Idempotency-Key records are kept at least this long (never less than 24 h).
 ARCADIA_IDEMPOTENCY_TTL_HOURS = max(24, int(os.environ.get("ARCADIA_IDEMPOTENCY_TTL_HOURS", "24")))
+
+# The events feed keeps events at least this many days (`manage.py
+# prune_events` removes older ones; a cursor before what is kept answers 410).
+ARCADIA_EVENT_RETENTION_DAYS = int(os.environ.get("ARCADIA_EVENT_RETENTION_DAYS", "90"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["arcadia_cloud.auth.BearerTokenAuthentication"],

@@ -15,8 +15,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from arcadia_cloud.api.error_bodies import bad_request_body, throttled_body
-from arcadia_cloud.errors import DomainError
+from arcadia_cloud.errors import DomainError, bad_request_body, throttled_body
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +25,7 @@ CATEGORY_STATUS = {
     "forbidden": status.HTTP_403_FORBIDDEN,
     "not_found": status.HTTP_404_NOT_FOUND,
     "bad_request": status.HTTP_400_BAD_REQUEST,
+    "gone": status.HTTP_410_GONE,
 }
 
 

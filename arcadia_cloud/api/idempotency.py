@@ -35,10 +35,10 @@ from django.db import IntegrityError, connection, transaction
 from django.http import HttpResponse, JsonResponse
 from rest_framework import authentication, exceptions
 
-from arcadia_cloud.api.error_bodies import bad_request_body, throttled_body
 from arcadia_cloud.api.middleware import is_api_path
 from arcadia_cloud.api.throttling import seconds_to_wait
 from arcadia_cloud.auth import BearerTokenAuthentication
+from arcadia_cloud.errors import bad_request_body, throttled_body
 from arcadia_cloud.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"

@@ -12,7 +12,7 @@ import uuid
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 
-from arcadia_cloud.api.error_bodies import bad_request_body
+from arcadia_cloud.errors import bad_request_body
 
 logger = logging.getLogger("arcadia_cloud.request")
 

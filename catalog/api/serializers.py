@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from arcadia_cloud.api.rendering import iso
+from arcadia_cloud.formats import iso
 from catalog.models import Addon, Interval, Plan, PlanVersion
 
 

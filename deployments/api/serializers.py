@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from arcadia_cloud.api.rendering import iso
+from arcadia_cloud.formats import iso
 from deployments.api.subscription_rendering import SubscriptionOut
 from deployments.models import SLUG_PATTERN, Deployment, DeploymentEvent, LlmMode, State
 from deployments.transitions import allowed_targets

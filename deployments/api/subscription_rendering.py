@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from arcadia_cloud.api.rendering import iso
+from arcadia_cloud.formats import iso
 from subscriptions.models import Status, Subscription, SubscriptionAddon
 
 

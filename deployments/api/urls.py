@@ -1,7 +1,8 @@
-from django.urls import re_path
+from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
 from arcadia_cloud.api.routes import DEPLOYMENT_PREFIX as DEPLOYMENT
+from deployments.api.feed_views import FeedView
 from deployments.api.subscription_views import (
     AttachAddonView,
     ChangePlanView,
@@ -15,6 +16,7 @@ router.register("deployments", DeploymentViewSet, basename="deployment")
 
 urlpatterns = [
     *router.urls,
+    path("events", FeedView.as_view(), name="events"),
     re_path(DEPLOYMENT + r"subscribe$", SubscribeView.as_view(), name="deployment-subscribe"),
     re_path(
         DEPLOYMENT + r"subscription/addons$",

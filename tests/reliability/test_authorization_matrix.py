@@ -102,6 +102,8 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("schema", "GET"): Row(_same(200)),
     ("docs", "GET"): Row(_same(200)),
     ("deployment-list", "GET"): Row(_authed(200, 200, 200)),
+    # The feed is scoped, not refused: each caller reads its own tenant's events.
+    ("events", "GET"): Row(_authed(200, 200, 200)),
     # Creating in the tenant "acme": its identity may, another tenant's may not (403).
     ("deployment-list", "POST"): Row(
         _authed(201, 403, 201),

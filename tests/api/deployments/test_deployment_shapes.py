@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from arcadia_cloud.api.rendering import iso
+from arcadia_cloud.formats import iso
 from deployments.api.serializers import DeploymentOut, EventOut
 from tests.api.deployments.spec_shapes import ISO_Z, SPEC_DEPLOYMENT, SPEC_EVENT
 from tests.deployments.helpers import snapshot

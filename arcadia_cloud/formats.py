@@ -1,4 +1,4 @@
-"""Small helpers for the hand-rendered hot paths."""
+"""How values are written in every answer, event and export."""
 
 from __future__ import annotations
 
