@@ -5,6 +5,7 @@ view as `results_key`; `count` is present where the page is offset-based."""
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 
 from rest_framework import pagination
@@ -14,6 +15,9 @@ from arcadia_cloud.api.exceptions import BadRequest
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+# A cursor's position is the id of the last row seen (a bigint).
+_POSITION = re.compile(r"[0-9]{1,19}")
+_MAX_POSITION = 2**63 - 1
 
 
 def parse_limit(request, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
@@ -95,9 +99,17 @@ class CursorPagination(pagination.CursorPagination):
         from rest_framework.exceptions import NotFound
 
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound:
             raise BadRequest({"cursor": ["Invalid cursor."]}) from None
+        if cursor is None or cursor.position is None:
+            return cursor
+        # DRF checks the offset and direction but hands the position to the
+        # queryset as it came: one the server never wrote ("abc", "1.5", "")
+        # would fail in the database driver. Positions are ids (integers).
+        if not _POSITION.fullmatch(cursor.position) or int(cursor.position) > _MAX_POSITION:
+            raise BadRequest({"cursor": ["Invalid cursor."]})
+        return cursor._replace(position=str(int(cursor.position)))
 
     def paginate_queryset(self, queryset, request, view=None):
         self.view = view
