@@ -10,6 +10,7 @@ state, and only if the user holds the permission (`deployments.operators`).
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -26,6 +27,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from arcadia_cloud.actors import Actor
+from arcadia_cloud.admin_safety import SafeAdminMixin
 from arcadia_cloud.errors import DomainError
 from catalog.models import Plan
 from deployments import selectors
@@ -45,6 +47,8 @@ from subscriptions.selectors import (
 )
 
 TIMELINE_LIMIT = 50
+#: A century: longer than any deployment has existed.
+MAX_IN_STATE_DAYS = 36_600
 BULK_FAILURES_SHOWN = 10
 
 
@@ -105,7 +109,14 @@ class RegionFilter(admin.SimpleListFilter):
         return [(r, r) for r in settings.ARCADIA_REGIONS]
 
     def queryset(self, request, queryset):
-        return queryset.filter(region=self.value()) if self.value() else queryset
+        from django.conf import settings
+
+        value = self.value()
+        if not value:
+            return queryset
+        if value not in settings.ARCADIA_REGIONS:
+            raise IncorrectLookupParameters(f"region {value!r} is not one of the regions")
+        return queryset.filter(region=value)
 
 
 class PlanFilter(admin.SimpleListFilter):
@@ -139,8 +150,13 @@ class InStateLongerThanFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        if not value.isdigit():
-            raise IncorrectLookupParameters(f"in_state_days must be a whole number, not {value!r}")
+        # ASCII digits only ("²" is str.isdigit() but not int()), and no more
+        # days than datetime arithmetic can subtract from now.
+        if not re.fullmatch(r"[0-9]{1,6}", value) or int(value) > MAX_IN_STATE_DAYS:
+            raise IncorrectLookupParameters(
+                f"in state longer than: {value!r} is not a number of days "
+                f"from 0 to {MAX_IN_STATE_DAYS}"
+            )
         return queryset.filter(state_since__lte=timezone.now() - timedelta(days=int(value)))
 
 
@@ -200,7 +216,7 @@ class BillingOverrideChangeInline(_ReadOnlyInline):
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(admin.ModelAdmin):
+class DeploymentAdmin(SafeAdminMixin, admin.ModelAdmin):
     list_display = [
         "slug",
         "display_name",
@@ -575,7 +591,7 @@ class DeploymentAdmin(admin.ModelAdmin):
 
 
 @admin.register(DeploymentEvent)
-class DeploymentEventAdmin(admin.ModelAdmin):
+class DeploymentEventAdmin(SafeAdminMixin, admin.ModelAdmin):
     """The full, read-only history (the deployment page shows the newest events)."""
 
     list_display = [

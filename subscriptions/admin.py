@@ -9,6 +9,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
 
 from arcadia_cloud.actors import Actor
+from arcadia_cloud.admin_safety import SafeAdminMixin
 from arcadia_cloud.errors import DomainError
 from catalog.models import Plan
 from catalog.selectors import live_versions
@@ -73,7 +74,7 @@ class ChangePlanForm(forms.Form):
     )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(SafeAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
