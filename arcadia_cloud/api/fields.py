@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
@@ -84,3 +85,20 @@ class UUIDField(serializers.UUIDField):
         if not isinstance(data, str):
             self.fail("invalid", value=data)
         return super().to_internal_value(data)
+
+
+class RegionField(CharField):
+    """One of `settings.ARCADIA_REGIONS`, read when the value is checked (the
+    OpenAPI document publishes the same list as an enum: see api/schema.py)."""
+
+    default_error_messages = {"unknown_region": "Unknown region; one of: {regions}."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 64)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value not in settings.ARCADIA_REGIONS:
+            self.fail("unknown_region", regions=", ".join(settings.ARCADIA_REGIONS))
+        return value

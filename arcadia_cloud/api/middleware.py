@@ -125,9 +125,9 @@ class RequestGuardMiddleware:
     """Refuse, before anything reads them, requests whose parts cannot be used:
     a charset that is no ASCII-compatible text encoding and a chunked body that
     could not be read (both recorded by `arcadia_cloud.wsgi_handler`), NUL bytes
-    or lone surrogates in a header (every route) or in the API's query string
-    (400) or path (404, as for any path no route matches). The admin refuses its own bad filter values, with a message
-    (`arcadia_cloud.admin_safety`)."""
+    or lone surrogates in a header or cookie (every route) or in the API's query
+    string (400) or path (404, as for any path no route matches). The admin
+    refuses its own bad filter values, with a message (`arcadia_cloud.admin_safety`)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
