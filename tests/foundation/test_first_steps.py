@@ -67,3 +67,29 @@ def test_the_front_page_links_the_admin_the_api_docs_and_the_health_check(client
     for link in ('href="/admin/"', 'href="/api/v1/docs"', 'href="/healthz"'):
         assert link in page, page
     assert response["X-Request-Id"]
+
+
+def test_the_demo_prints_a_platform_admin_token_and_writes_both_tokens(tmp_path):
+    from rest_framework.test import APIClient
+
+    lines, _ = run("load_demo", "--token-dir", str(tmp_path))
+    printed = dict(
+        line.strip().split(": ", 1) for line in lines if line.strip().startswith("API token, ")
+    )
+    admin = printed["API token, platform admin (operator@arcadia.example)"]
+    tenant = printed["API token, tenant acme (owner@acme.example)"]
+    assert (tmp_path / "admin_token").read_text().strip() == admin
+    assert (tmp_path / "demo_token").read_text().strip() == tenant
+    assert (tmp_path / "admin_token").stat().st_mode & 0o777 == 0o600
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {admin}")
+    me = client.get("/api/v1/me").json()
+    assert (me["email"], me["roles"]) == ("operator@arcadia.example", ["platform_admin"])
+    # the admin sees every tenant's deployments, the tenant only its own
+    everyone = client.get("/api/v1/deployments?limit=500").json()["count"]
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tenant}")
+    assert client.get("/api/v1/deployments?limit=500").json()["count"] < everyone
+    # a second start revokes the first start's tokens
+    run("load_demo", "--token-dir", str(tmp_path))
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {admin}")
+    assert client.get("/api/v1/me").status_code == 401
