@@ -96,7 +96,7 @@ class ArcadiaRequest(WSGIRequest):
             return
         limit = body_limit(self.path)
         try:
-            body = environ["wsgi.input"].read(limit + 1)
+            body = _read_at_most(environ["wsgi.input"], limit + 1)
         except Exception:  # the client's framing, whatever the server raises for it
             logger.warning("Unreadable chunked request body on %s", self.path, exc_info=True)
             self.refused_body = 400
@@ -106,6 +106,20 @@ class ArcadiaRequest(WSGIRequest):
             return
         self.META["CONTENT_LENGTH"] = str(len(body))
         self._stream = LimitedStream(io.BytesIO(body), len(body))
+
+
+def _read_at_most(stream, size: int) -> bytes:
+    """Up to `size` bytes, until the (terminated) input ends: a read may return
+    less than asked before the end."""
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
 
 
 class ArcadiaWSGIHandler(WSGIHandler):

@@ -47,6 +47,13 @@ BAD_CHARSETS = [
 ]
 
 
+class Trickle(io.BytesIO):
+    """An input that hands out a few bytes per read, as a socket may."""
+
+    def read(self, size=-1):
+        return super().read(3 if size is None or size < 0 else min(size, 3))
+
+
 @pytest.fixture
 def wsgi(db):
     """Call the project's WSGI application in process, inside the test's
@@ -56,7 +63,17 @@ def wsgi(db):
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
 
-    def call(method, path, *, query="", headers=None, body=b"", chunked=False, terminated=True):
+    def call(
+        method,
+        path,
+        *,
+        query="",
+        headers=None,
+        body=b"",
+        chunked=False,
+        terminated=True,
+        trickle=False,
+    ):
         environ = {
             "REQUEST_METHOD": method,
             "PATH_INFO": path,
@@ -66,7 +83,7 @@ def wsgi(db):
             "SERVER_PROTOCOL": "HTTP/1.1",
             "HTTP_HOST": "127.0.0.1",
             "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
+            "wsgi.input": (Trickle if trickle else io.BytesIO)(body),
             "wsgi.errors": io.StringIO(),
             "wsgi.multithread": False,
             "wsgi.multiprocess": False,
@@ -177,12 +194,14 @@ def test_a_usable_charset_is_read(wsgi, token, charset):
 # ---- chunked bodies -------------------------------------------------------------
 
 
-def test_a_chunked_body_is_read(wsgi, token, tenant):
+@pytest.mark.parametrize("trickle", [False, True], ids=["whole", "in-short-reads"])
+def test_a_chunked_body_is_read(wsgi, token, tenant, trickle):
     answer = wsgi(
         "POST",
         "/api/v1/deployments",
         body=json.dumps(VALID).encode(),
         chunked=True,
+        trickle=trickle,
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
     )
     body = _json(answer, 201)
