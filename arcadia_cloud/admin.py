@@ -1,20 +1,23 @@
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from arcadia_cloud.models import ApiToken, Tenant, User
 from arcadia_cloud.services import issue_token, revoke_token
+from console.safety import SafeAdminMixin
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(SafeAdminMixin, admin.ModelAdmin):
     list_display = ["slug", "name", "created_at"]
     search_fields = ["slug", "name", "id"]
     readonly_fields = ["id", "created_at"]
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(SafeAdminMixin, BaseUserAdmin):
     ordering = ["email"]
     list_display = ["email", "tenant", "roles", "is_staff", "is_active", "last_login"]
     list_filter = ["is_staff", "is_superuser", "is_active", "tenant"]
@@ -42,7 +45,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(SafeAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "prefix",
@@ -91,3 +94,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Django's own group admin, with the same refusal of crafted values as ours.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(SafeAdminMixin, BaseGroupAdmin):
+    pass

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -41,18 +43,33 @@ def create_identity(
     platform_admin: bool = False,
     staff: bool = False,
     password: str | None = None,
+    groups: Sequence[str] = (),
 ) -> User:
-    """Create an identity. A tenant is required unless it is a platform admin."""
+    """Create an identity, in `groups` (by name; the admin's permissions come from
+    them). A tenant is required unless it is a platform admin. All or nothing:
+    an unknown group creates no identity."""
     roles = [Role.PLATFORM_ADMIN.value] if platform_admin else []
     if tenant is None and not platform_admin:
         raise ValidationError({"tenant": "Required unless the identity is a platform admin."})
-    return User.objects.create_user(
-        email=email,
-        password=password,
-        tenant=tenant,
-        roles=roles,
-        is_staff=staff or platform_admin,
-    )
+    found = list(Group.objects.filter(name__in=set(groups)))
+    unknown = sorted(set(groups) - {group.name for group in found})
+    if unknown:
+        known = ", ".join(
+            repr(name) for name in Group.objects.order_by("name").values_list("name", flat=True)
+        )
+        raise ValidationError(
+            {"groups": f"Unknown group(s): {', '.join(map(repr, unknown))}; one of: {known}."}
+        )
+    with transaction.atomic():
+        user = User.objects.create_user(
+            email=email,
+            password=password,
+            tenant=tenant,
+            roles=roles,
+            is_staff=staff or platform_admin,
+        )
+        user.groups.add(*found)
+    return user
 
 
 def issue_token(

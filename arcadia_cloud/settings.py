@@ -71,6 +71,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "arcadia_cloud.api.middleware.RequestIdMiddleware",
+    # Outermost error handling: JSON under /api/ and 503 for a lost database,
+    # whichever middleware below (idempotency, sessions, ...) raised.
+    "arcadia_cloud.api.middleware.ApiJsonErrorsMiddleware",
+    "arcadia_cloud.api.middleware.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "arcadia_cloud.api.middleware.ApiBodyLimitMiddleware",
@@ -81,7 +85,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "arcadia_cloud.api.idempotency.IdempotencyMiddleware",
-    "arcadia_cloud.api.middleware.ApiJsonErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "arcadia_cloud.urls"

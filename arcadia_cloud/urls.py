@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from arcadia_cloud.api.views import MeView, healthz
@@ -25,6 +26,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # Where things are, for whoever opens the bare address (`make run` prints it).
+    path("", TemplateView.as_view(template_name="home.html"), name="home"),
     # The operator dashboard, linked from the admin index (staff login required).
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/", admin.site.urls),

@@ -44,7 +44,7 @@ def build(*, events: int = 25, deployments: int = 200, transition_pool: int = 12
         transition_state(deployment_id=show.pk, to_state=state, actor=actor, reason="bench")
     subscription = False
     try:
-        from subscriptions.services import create_subscription
+        from deployments.services import create_subscription
     except ImportError:
         print("note: subscriptions not available yet; the show benchmark has no subscription")
     else:

@@ -13,6 +13,7 @@ from django.http import HttpResponseRedirect
 from arcadia_cloud.errors import DomainError
 from catalog import selectors, services
 from catalog.models import Addon, Plan, PlanVersion
+from console.safety import SafeAdminMixin
 
 VERSION_FIELDS = [
     "plan",
@@ -60,7 +61,7 @@ class PlanVersionInline(admin.TabularInline):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(SafeAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "versions_on_sale", "created_at"]
     search_fields = ["code", "name"]
     fields = ["code", "name", "description", "created_at"]
@@ -108,7 +109,7 @@ class VersionStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(PlanVersion)
-class PlanVersionAdmin(admin.ModelAdmin):
+class PlanVersionAdmin(SafeAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "status", "price_cents", "currency", "published_at", "retired_at"]
     list_filter = [VersionStatusFilter, "plan"]
     list_select_related = ["plan"]
@@ -198,7 +199,7 @@ class PlanVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Addon)
-class AddonAdmin(admin.ModelAdmin):
+class AddonAdmin(SafeAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "resource_kind", "qty", "price_cents", "currency", "active"]
     list_filter = ["active", "resource_kind", "currency"]
     search_fields = ["code", "name", "resource_kind"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -10,6 +11,9 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.utils import timezone
 
 from catalog.models import Plan
+
+#: A century: longer than any deployment has existed.
+MAX_IN_STATE_DAYS = 36_600
 
 
 class RegionFilter(admin.SimpleListFilter):
@@ -20,7 +24,12 @@ class RegionFilter(admin.SimpleListFilter):
         return [(r, r) for r in settings.ARCADIA_REGIONS]
 
     def queryset(self, request, queryset):
-        return queryset.filter(region=self.value()) if self.value() else queryset
+        value = self.value()
+        if not value:
+            return queryset
+        if value not in settings.ARCADIA_REGIONS:
+            raise IncorrectLookupParameters(f"region {value!r} is not one of the regions")
+        return queryset.filter(region=value)
 
 
 class PlanFilter(admin.SimpleListFilter):
@@ -54,6 +63,11 @@ class InStateLongerThanFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        if not value.isdigit():
-            raise IncorrectLookupParameters(f"in_state_days must be a whole number, not {value!r}")
+        # ASCII digits only ("²" is str.isdigit() but not int()), and no more
+        # days than datetime arithmetic can subtract from now.
+        if not re.fullmatch(r"[0-9]{1,6}", value) or int(value) > MAX_IN_STATE_DAYS:
+            raise IncorrectLookupParameters(
+                f"in state longer than: {value!r} is not a number of days "
+                f"from 0 to {MAX_IN_STATE_DAYS}"
+            )
         return queryset.filter(state_since__lte=timezone.now() - timedelta(days=int(value)))

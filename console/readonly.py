@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from console.safety import SafeAdminMixin
+
 
 class ReadOnlyAdminMixin:
     """For a ModelAdmin or an inline: no add, change or delete for anyone, not
@@ -21,7 +23,7 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReadOnlyAdmin(SafeAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     pass
 
 

@@ -17,6 +17,7 @@ from billing.selectors import monthly_total_by_currency
 from console.charts import format_money, state_badge
 from console.filters import InStateLongerThanFilter, PlanFilter, RegionFilter
 from console.readonly import ReadOnlyAdmin, ReadOnlyAdminMixin, ReadOnlyTabularInline
+from console.safety import SafeAdminMixin
 from console.transitions import TransitionAdminMixin
 from deployments import selectors
 from deployments.models import BillingOverrideChange, Deployment, DeploymentEvent
@@ -64,7 +65,7 @@ class BillingOverrideChangeInline(ReadOnlyTabularInline):
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(TransitionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class DeploymentAdmin(SafeAdminMixin, TransitionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "slug",
         "display_name",

@@ -163,6 +163,16 @@ class BatchResult:
         return self.skipped_overridden + self.skipped_changed_or_locked + self.skipped_not_allowed
 
 
+class BatchInterrupted(Exception):
+    """The run stopped on a database error outside any chunk (its connection
+    lost for good). `result` counts exactly the chunks that committed."""
+
+    def __init__(self, result: BatchResult, cause: BaseException):
+        super().__init__(str(cause))
+        self.result = result
+        self.cause = cause
+
+
 @dataclass
 class _ChunkOutcome:
     """What one chunk's transaction did; merged into the run's result by the
@@ -209,7 +219,9 @@ def transition_batch(
     `on_progress(done, total)` is called after each chunk, on the calling thread.
     Raises before reading anything: InvalidTransition / TransitionForbidden (the
     map, asked for the actor without a row), ValidationError (a reason or actor
-    label longer than the audit columns).
+    label longer than the audit columns). A database error outside a chunk (the
+    selection, a connection that cannot be re-opened) raises BatchInterrupted
+    with the counts of what did commit.
     """
     rule = check_move(selection.from_state, selection.to_state, actor)
     check_reason(reason)
@@ -221,6 +233,20 @@ def transition_batch(
         reason=reason,
         cutoff=selection.cutoff(timezone.now()),
     )
+    try:
+        _run_all(run, selection, batch_size, workers, on_progress)
+    except DatabaseError as exc:
+        raise BatchInterrupted(run.result, exc) from exc
+    return run.result
+
+
+def _run_all(
+    run: _Run,
+    selection: BatchSelection,
+    batch_size: int,
+    workers: int,
+    on_progress: Callable[[int, int], None] | None,
+) -> None:
     ids = selectors.batch_candidate_ids(run.candidates, ids=selection.ids)
     run.result.matched = len(ids)
     chunks = list(_chunks(ids, batch_size))
@@ -241,7 +267,6 @@ def transition_batch(
             outcome = run.move_chunk(chunk)
             run.absorb(outcome)
             run.result.skipped_changed_or_locked += len(outcome.not_locked)
-    return run.result
 
 
 def _parallel(workers: int, chunks: int) -> bool:
@@ -266,9 +291,11 @@ def _move_all(
         todo.put(chunk)
     finished: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
+    exited = object()  # a worker's last message, after all its outcomes
 
     def work() -> None:
         # This thread's own connection: Django keeps one per thread.
+        error = None
         try:
             with _asynchronous_commits():
                 while not stop.is_set():
@@ -276,11 +303,12 @@ def _move_all(
                         chunk = todo.get_nowait()
                     except queue.Empty:
                         return
-                    finished.put((chunk, run.move_chunk(chunk), None))
+                    finished.put((chunk, run.move_chunk(chunk)))
         except BaseException as exc:  # re-raised on the calling thread
-            finished.put((None, None, exc))
+            error = exc
         finally:
             connections.close_all()
+            finished.put((exited, error))
 
     threads = [
         threading.Thread(target=work, name=f"transition-batch-{n}", daemon=True)
@@ -288,16 +316,25 @@ def _move_all(
     ]
     for thread in threads:
         thread.start()
+    # Until every worker has exited: a chunk another worker committed after one
+    # failed is still reported (the other workers take over its share of
+    # chunks; what none could take is left unmoved, and the error raised).
+    error = None
+    running = len(threads)
     try:
-        for _ in chunks:
-            chunk, outcome, exc = finished.get()
-            if exc is not None:
-                raise exc
-            yield chunk, outcome
+        while running:
+            first, second = finished.get()
+            if first is exited:
+                running -= 1
+                error = error or second
+                continue
+            yield first, second
     finally:
         stop.set()
         for thread in threads:
             thread.join()
+    if error is not None:
+        raise error
 
 
 @contextmanager
@@ -322,10 +359,20 @@ def _durable_at_the_end():
             yield
     finally:
         # Also when a chunk raised: what did commit is flushed before the error
-        # reaches the caller.
-        with connection.cursor() as cursor, transaction.atomic():
-            # An xid makes this commit write a record, and so flush the WAL.
-            cursor.execute("SELECT pg_current_xact_id()")
+        # reaches the caller. Any connection does: the flush reaches this
+        # commit's record, which lies after every chunk's. So if this one was
+        # lost (killed mid-run), once more on a new one.
+        try:
+            _flush_commits()
+        except DatabaseError:
+            connection.close()
+            _flush_commits()
+
+
+def _flush_commits() -> None:
+    with connection.cursor() as cursor, transaction.atomic():
+        # An xid makes this commit write a record, and so flush the WAL.
+        cursor.execute("SELECT pg_current_xact_id()")
 
 
 @contextmanager
@@ -339,8 +386,12 @@ def _asynchronous_commits():
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET synchronous_commit")
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
+        except DatabaseError:
+            # The connection was lost meanwhile: the setting went with it.
+            connection.close()
 
 
 @dataclass

@@ -70,3 +70,27 @@ def expand_patterns(patterns: list[str]) -> list[str]:
             raise BadTypePattern(f"{pattern!r} matches no event type.")
         selected |= matches
     return [t for t in EVENT_TYPES if t in selected]
+
+
+def _trie_regex(words: list[str]) -> str:
+    """A regex matching exactly the prefixes of `words` (the empty one too)."""
+    branches: dict[str, list[str]] = {}
+    for word in words:
+        if word:
+            branches.setdefault(word[0], []).append(word[1:])
+    if not branches:
+        return ""
+    parts = [re.escape(first) + _trie_regex(rests) for first, rests in sorted(branches.items())]
+    return "(?:" + "|".join(parts) + ")?"
+
+
+_ENTRY = (
+    "(?:"
+    + "|".join(re.escape(t) for t in EVENT_TYPES)
+    + "|"
+    + _trie_regex(list(EVENT_TYPES))
+    + r"\*)"
+)
+#: What the `types` filter accepts, for the OpenAPI document: comma-separated
+#: exact types and prefixes of types followed by `*`.
+TYPES_PATTERN = rf"^{_ENTRY}(?:,{_ENTRY})*$"

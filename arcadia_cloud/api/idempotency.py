@@ -44,13 +44,17 @@ from arcadia_cloud.models import IdempotencyRecord
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
-_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+#: Printable ASCII, no spaces (also published in the OpenAPI document).
+KEY_PATTERN = rf"^[!-~]{{1,{MAX_KEY_LENGTH}}}$"
+_KEY = re.compile(KEY_PATTERN.removesuffix("$") + r"\Z")
 
 
 def parse_key(raw: str) -> str | None:
-    """The key, or None if malformed. `"abc"` (an RFC 8941 string) and `abc` are the same key."""
+    """The key, or None if malformed. `"abc"` (an RFC 8941 string) and `abc` are
+    the same key; `""` has nothing inside, so it is taken as the key `""`, and
+    every value of the published pattern is a key."""
     value = raw.strip()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
+    if len(value) > 2 and value[0] == value[-1] == '"':
         value = value[1:-1]
     return value if _KEY.match(value) else None
 

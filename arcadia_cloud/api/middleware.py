@@ -1,5 +1,6 @@
-"""Request plumbing shared by every endpoint: request ids, body size limit, and
-JSON error bodies for everything under /api/ (Django's own 404/405/500 pages are HTML)."""
+"""Request plumbing shared by every endpoint: request ids, refusal of requests
+that cannot be read, body size limit, JSON error bodies for everything under
+/api/ (Django's own 404/405/500 pages are HTML) and a 503 for a lost database."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import contextvars
 import json
 import logging
 import re
+import sys
 import uuid
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 
 from arcadia_cloud.errors import bad_request_body
+from arcadia_cloud.wsgi_handler import body_limit
 
 logger = logging.getLogger("arcadia_cloud.request")
 
@@ -96,6 +100,111 @@ class ApiBodyLimitMiddleware:
         return self.get_response(request)
 
 
+# NUL (PostgreSQL refuses it in text) and lone surrogates (not UTF-8).
+_UNUSABLE = re.compile("[\x00\ud800-\udfff]")
+
+_BODY_REFUSALS = {
+    400: ("bad_request", "The chunked request body could not be read."),
+    411: ("length_required", "Send a Content-Length: this server cannot read chunked bodies."),
+    413: ("payload_too_large", None),
+}
+
+
+def _refusal(request, status: int, body: dict, text: str) -> HttpResponse:
+    if is_api_path(request.path):
+        return JsonResponse(body, status=status)
+    return HttpResponse(text + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+class RequestGuardMiddleware:
+    """Refuse, before anything reads them, requests whose parts cannot be used:
+    a charset that is no ASCII-compatible text encoding and a chunked body that
+    could not be read (both recorded by `arcadia_cloud.wsgi_handler`), NUL bytes
+    or lone surrogates in a header or cookie (every route) or in the API's query
+    string (400) or path (404, as for any path no route matches). The admin
+    refuses its own bad filter values, with a message (`console.safety`)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        refusal = self._refusal(request)
+        return refusal if refusal is not None else self.get_response(request)
+
+    def _refusal(self, request) -> HttpResponse | None:
+        charset = getattr(request, "refused_charset", None)
+        if charset is not None:
+            message = f"Unknown or unusable charset {charset[:40]!r}: send UTF-8."
+            return _refusal(request, 400, bad_request_body({"Content-Type": [message]}), message)
+        status = getattr(request, "refused_body", None)
+        if status is not None:
+            code, message = _BODY_REFUSALS[status]
+            if status == 413:
+                limit = body_limit(request.path)
+                message = f"The request body is larger than {limit} bytes."
+                return _refusal(request, 413, {"error": code, "max_bytes": limit}, message)
+            return _refusal(request, status, {"error": code, "detail": message}, message)
+        for name, value in request.META.items():
+            if (name.startswith("HTTP_") or name == "CONTENT_TYPE") and _UNUSABLE.search(value):
+                header = name.removeprefix("HTTP_").replace("_", "-").title()
+                return self._unusable(request, header)
+        # Cookie values may carry octal escapes ("\\000"), unquoted into NUL.
+        for name, value in request.COOKIES.items():
+            if _UNUSABLE.search(name) or _UNUSABLE.search(value):
+                return self._unusable(request, "Cookie")
+        if not is_api_path(request.path):
+            return None
+        if _UNUSABLE.search(request.path):
+            # No route holds one (an id that is not a UUID is a 404 too), and
+            # nothing below (the idempotency record) must try to store it.
+            return JsonResponse({"error": "not_found"}, status=404)
+        for key, values in request.GET.lists():
+            if _UNUSABLE.search(key):
+                return self._unusable(request, "query")
+            if any(_UNUSABLE.search(v) for v in values):
+                return self._unusable(request, key)  # the parameter, named
+        return None
+
+    @staticmethod
+    def _unusable(request, where: str) -> HttpResponse:
+        message = "NUL bytes and lone surrogates are not allowed."
+        return _refusal(request, 400, bad_request_body({where: [message]}), f"{where}: {message}")
+
+
+# ---- errors as answers ----------------------------------------------------------
+
+#: Retry-After (seconds) on a 503 for a lost database connection.
+UNAVAILABLE_RETRY_AFTER = 1
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """A lost or refused database connection (psycopg's OperationalError covers
+    a killed backend, a server shut down, a refused connection; InterfaceError
+    a connection already closed): nothing was half-written, the client may retry."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def remember_exception(sender, request=None, **kwargs) -> None:
+    """`got_request_exception` receiver: Django turns an exception raised in a
+    middleware into a 500 page on the spot, so the answer alone no longer says
+    what happened. Keep the exception on the request for `ApiJsonErrorsMiddleware`."""
+    if request is not None:
+        request.arcadia_exception = sys.exc_info()[1]
+
+
+def unavailable(request) -> HttpResponse:
+    if is_api_path(request.path):
+        response = JsonResponse({"error": "unavailable"}, status=503)
+    else:
+        response = HttpResponse(
+            "Service unavailable: the database did not answer. Retry in a moment.\n",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+    response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+    return response
+
+
 _GENERIC_ERRORS = {
     400: "bad_request",
     401: "unauthenticated",
@@ -103,21 +212,34 @@ _GENERIC_ERRORS = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    411: "length_required",
     413: "payload_too_large",
     415: "unsupported_media_type",
     500: "server_error",
+    503: "unavailable",
 }
 
 
 class ApiJsonErrorsMiddleware:
-    """Under /api/ every error is JSON: rewrite Django's HTML error pages (unknown
-    route, CSRF, uncaught exception) into `{"error": ...}` bodies."""
+    """The outermost error handling (only the request id is outside it), so it
+    sees every answer, whichever middleware or view produced it:
+
+    - a lost database connection, raised anywhere, is a 503 with Retry-After
+      (`{"error": "unavailable"}` under /api/, plain text elsewhere);
+    - under /api/ every other error is JSON: Django's HTML pages (unknown
+      route, CSRF, an exception in a view or a middleware) become
+      `{"error": ...}` bodies, headers kept.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
+        if response.status_code == 500 and database_unavailable(
+            getattr(request, "arcadia_exception", None)
+        ):
+            return unavailable(request)
         if not is_api_path(request.path) or response.status_code < 400:
             return response
         if response.get("Content-Type", "").startswith("application/json"):
@@ -125,6 +247,11 @@ class ApiJsonErrorsMiddleware:
         return self._json_error(response.status_code, response)
 
     def process_exception(self, request, exception):
+        if database_unavailable(exception):
+            logger.warning(
+                "Database unavailable on %s %s: %s", request.method, request.path, exception
+            )
+            return unavailable(request)
         if not is_api_path(request.path):
             return None
         logger.exception("Unhandled error on %s %s", request.method, request.path)
@@ -136,7 +263,7 @@ class ApiJsonErrorsMiddleware:
         replacement = HttpResponse(
             json.dumps({"error": code}), status=status, content_type="application/json"
         )
-        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
-            if header in original:
-                replacement[header] = original[header]
+        for header, value in original.items():
+            if header.lower() not in {"content-type", "content-length"}:
+                replacement[header] = value
         return replacement

@@ -5,15 +5,49 @@ view as `results_key`; `count` is present where the page is offset-based."""
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 
 from rest_framework import pagination
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from arcadia_cloud.api.exceptions import BadRequest
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_OFFSET = 10**9
+# A cursor's position is the id of the last row seen (a bigint).
+_POSITION = re.compile(r"[0-9]{1,19}")
+_MAX_POSITION = 2**63 - 1
+#: A cursor the server writes: `n<id>` (the rows after that id) or `r<id>` (the
+#: rows before it). The shape is published, so a client or a fuzzer can tell a
+#: cursor from junk, but a client takes it from `next` / `previous`.
+CURSOR_PATTERN = r"^[nr][0-9]{1,18}$"
+_CURSOR = re.compile(r"([nr])([0-9]{1,18})")
+
+
+def limit_schema() -> dict:
+    return {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}
+
+
+CURSOR_SCHEMA = {"type": "string", "pattern": CURSOR_PATTERN}
+CURSOR_DESCRIPTION = (
+    "Take it from `next` or `previous` of an earlier page: `n<id>` pages forward "
+    "from that event, `r<id>` backward. Anything else is a 400."
+)
+LIMIT_DESCRIPTION = f"Rows per page, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT})."
+
+
+def limit_parameter() -> dict:
+    """`limit` as the OpenAPI document describes it: what `parse_limit` accepts."""
+    return {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": LIMIT_DESCRIPTION,
+        "schema": limit_schema(),
+    }
 
 
 def parse_limit(request, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
@@ -37,7 +71,7 @@ def parse_offset(request) -> int:
         value = int(raw)
     except ValueError:
         raise BadRequest({"offset": ["Must be a non-negative integer."]}) from None
-    if value < 0 or value > 10**9:
+    if value < 0 or value > MAX_OFFSET:
         raise BadRequest({"offset": ["Must be a non-negative integer."]})
     return value
 
@@ -69,6 +103,18 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         self.view = view
         return super().paginate_queryset(queryset, request, view)
 
+    def get_schema_operation_parameters(self, view):
+        return [
+            limit_parameter(),
+            {
+                "name": "offset",
+                "in": "query",
+                "required": False,
+                "description": "Rows to skip (default 0).",
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+            },
+        ]
+
     def get_paginated_response_schema(self, schema):
         return {
             "type": "object",
@@ -91,17 +137,53 @@ class CursorPagination(pagination.CursorPagination):
     def get_page_size(self, request):
         return parse_limit(request)
 
+    def encode_cursor(self, cursor):
+        # Positions are unique ids, so DRF never needs its offset here; the
+        # general (base64) form stays for anything else.
+        position = cursor.position
+        if cursor.offset == 0 and position is not None and _CURSOR.fullmatch(f"n{position}"):
+            token = f"{'r' if cursor.reverse else 'n'}{position}"
+            return replace_query_param(self.base_url, self.cursor_query_param, token)
+        return super().encode_cursor(cursor)
+
     def decode_cursor(self, request):
         from rest_framework.exceptions import NotFound
 
+        compact = _CURSOR.fullmatch(request.query_params.get(self.cursor_query_param) or "")
+        if compact is not None:
+            direction, position = compact.groups()
+            return pagination.Cursor(
+                offset=0, reverse=direction == "r", position=str(int(position))
+            )
+        # DRF's own base64 form: what earlier versions wrote, still read.
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound:
             raise BadRequest({"cursor": ["Invalid cursor."]}) from None
+        if cursor is None or cursor.position is None:
+            return cursor
+        # DRF checks the offset and direction but hands the position to the
+        # queryset as it came: one the server never wrote ("abc", "1.5", "")
+        # would fail in the database driver. Positions are ids (integers).
+        if not _POSITION.fullmatch(cursor.position) or int(cursor.position) > _MAX_POSITION:
+            raise BadRequest({"cursor": ["Invalid cursor."]})
+        return cursor._replace(position=str(int(cursor.position)))
 
     def paginate_queryset(self, queryset, request, view=None):
         self.view = view
         return super().paginate_queryset(queryset, request, view)
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": self.cursor_query_param,
+                "in": "query",
+                "required": False,
+                "description": CURSOR_DESCRIPTION,
+                "schema": dict(CURSOR_SCHEMA),
+            },
+            limit_parameter(),
+        ]
 
     def get_paginated_response(self, data):
         key = getattr(self.view, "results_key", "results")

@@ -2,16 +2,26 @@
 
 - bearer-token security scheme for `BearerTokenAuthentication`;
 - `X-Request-Id` (optional request header, echoed on every response);
+- every operation: 400 (a charset, header or query value that cannot be
+  used) and 503 with `Retry-After` (the database did not answer);
 - authenticated operations: 401 and 429 (with `Retry-After`);
-- every POST: `Idempotency-Key` and the answers it adds (400 malformed key,
-  409 key in use, 422 key reused), 413 oversized body, 415 not JSON.
+- every POST: `Idempotency-Key` (its pattern) and the answers it adds (400
+  malformed key, 409 key in use, 422 key reused), 413 oversized body, 415 not JSON;
+- the regions a deployment may be created in (`ARCADIA_REGIONS`, read when the
+  document is generated);
+- OpenAPI links: the id a deployment is created (or shown, or moved) with
+  leads to its other operations, so clients and stateful fuzzers can follow them.
 """
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from django.conf import settings
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerFieldExtension,
+)
 
-from arcadia_cloud.api.idempotency import MAX_KEY_LENGTH
+from arcadia_cloud.api.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -24,6 +34,13 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "An API token: `Authorization: Bearer arc_...`.",
         }
+
+
+class RegionFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "arcadia_cloud.api.fields.RegionField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "enum": list(settings.ARCADIA_REGIONS)}
 
 
 ERROR = "Error"
@@ -52,6 +69,10 @@ def document_api_conventions(result, generator, request, public):
     for operations in result.get("paths", {}).values():
         for method, operation in operations.items():
             parameters = operation.setdefault("parameters", [])
+            for parameter in parameters:
+                if parameter.get("in") == "query":
+                    # `?state=` is the same as leaving `state` out (filters, limit, cursor).
+                    parameter["allowEmptyValue"] = True
             parameters.append(
                 {
                     "in": "header",
@@ -63,6 +84,16 @@ def document_api_conventions(result, generator, request, public):
                 }
             )
             responses = operation.setdefault("responses", {})
+            responses.setdefault(
+                "400", _error("Malformed request: a charset, header or query value it cannot use")
+            )
+            responses.setdefault(
+                "503",
+                _error(
+                    "The database did not answer; nothing was written. Retry after Retry-After.",
+                    **{"Retry-After": {"schema": {"type": "integer"}}},
+                ),
+            )
             if operation.get("security") != [{}] and operation.get("security"):
                 responses.setdefault("401", _error("Missing, unknown, expired or revoked token"))
                 responses.setdefault(
@@ -81,14 +112,66 @@ def document_api_conventions(result, generator, request, public):
                         "description": "Retry safely: the same key and body replay the first "
                         "answer (with `Idempotent-Replayed: true`) and have no second effect. "
                         "Kept at least 24 hours, per identity.",
-                        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+                        "schema": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": MAX_KEY_LENGTH,
+                            "pattern": KEY_PATTERN,
+                        },
                     }
                 )
-                responses.setdefault("400", _error("Malformed request or Idempotency-Key"))
+                responses["400"]["description"] = "Malformed request or Idempotency-Key"
                 responses.setdefault("409", _error("Idempotency-Key in use by a request in flight"))
                 responses.setdefault("413", _error("Body larger than the limit"))
                 responses.setdefault("415", _error("Body is not application/json"))
                 responses.setdefault("422", _error("Invalid values, or Idempotency-Key reused"))
             for response in responses.values():
                 response.setdefault("headers", {})["X-Request-Id"] = _REQUEST_ID_HEADER
+    _add_links(result)
     return result
+
+
+# ---- links: operation id -> (status, links), each link to an operation id with its `id` --
+
+_DEPLOYMENT_ID = "$response.body#/deployment/id"
+_SAME_DEPLOYMENT = "$request.path.id"
+_FROM_A_DEPLOYMENT = {
+    "ShowDeployment": ("deployments_show", "The deployment"),
+    "DeploymentEvents": ("deployments_events", "Its full history"),
+    "TransitionDeployment": ("deployments_transition", "Move it to another state"),
+    "SubscribeDeployment": ("deployments_subscribe", "Subscribe it to a plan"),
+}
+_FROM_A_SUBSCRIPTION = {
+    "ShowDeployment": ("deployments_show", "The deployment with its subscription"),
+    "AttachAddon": ("deployments_subscription_attach_addon", "Attach an add-on"),
+    "ChangePlan": ("deployments_subscription_change_plan", "Move it to another plan"),
+}
+LINKS = {
+    "deployments_create": ("201", _FROM_A_DEPLOYMENT, _DEPLOYMENT_ID),
+    "deployments_show": ("200", _FROM_A_DEPLOYMENT, _DEPLOYMENT_ID),
+    "deployments_transition": ("200", _FROM_A_DEPLOYMENT, _DEPLOYMENT_ID),
+    "deployments_subscribe": ("201", _FROM_A_SUBSCRIPTION, _SAME_DEPLOYMENT),
+    "deployments_subscription_attach_addon": ("201", _FROM_A_SUBSCRIPTION, _SAME_DEPLOYMENT),
+    "deployments_subscription_change_plan": ("200", _FROM_A_SUBSCRIPTION, _SAME_DEPLOYMENT),
+}
+
+
+def _add_links(result) -> None:
+    operations = {
+        operation.get("operationId"): operation
+        for path_operations in result.get("paths", {}).values()
+        for operation in path_operations.values()
+    }
+    for source, (status, targets, id_expression) in LINKS.items():
+        response = operations.get(source, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        response["links"] = {
+            name: {
+                "operationId": target,
+                "parameters": {"id": id_expression},
+                "description": description,
+            }
+            for name, (target, description) in targets.items()
+            if target in operations
+        }

@@ -7,7 +7,13 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from arcadia_cloud.actors import Actor
-from arcadia_cloud.api.pagination import CursorPagination
+from arcadia_cloud.api.pagination import (
+    CURSOR_DESCRIPTION,
+    CURSOR_SCHEMA,
+    LIMIT_DESCRIPTION,
+    CursorPagination,
+    limit_schema,
+)
 from arcadia_cloud.errors import NotFound
 from billing import selectors
 from billing.api.serializers import BillingErrorOut, StatementEnvelope, StatementListOut
@@ -47,8 +53,8 @@ class StatementListView(GenericAPIView):
         operation_id="deployments_statements",
         summary="Closed statements of the deployment, newest first",
         parameters=[
-            OpenApiParameter("cursor", str, description="Opaque; from `next`/`previous`."),
-            OpenApiParameter("limit", int, description="1-500, default 50."),
+            OpenApiParameter("cursor", CURSOR_SCHEMA, description=CURSOR_DESCRIPTION),
+            OpenApiParameter("limit", limit_schema(), description=LIMIT_DESCRIPTION),
         ],
         responses={200: StatementListOut, **ERRORS},
     )

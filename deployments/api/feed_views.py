@@ -23,11 +23,11 @@ from arcadia_cloud.errors import NotFound
 from arcadia_cloud.scope import scope_for
 from deployments.api.serializers import ErrorOut
 from deployments.selectors import get_deployment_visible_to
-from feed.cursor import Anchor, encode_cursor, parse_after
+from feed.cursor import CURSOR_PATTERN, Anchor, encode_cursor, parse_after
 from feed.envelope import envelope_json
 from feed.errors import BadFeedQuery
 from feed.selectors import DEFAULT_LIMIT, MAX_LIMIT, FeedPage, read_feed
-from feed.types import EVENT_TYPES
+from feed.types import EVENT_TYPES, TYPES_PATTERN
 from feed.waiting import MAX_WAIT_SECONDS, long_poll
 
 #: A tenant id no tenant has (tenant ids are random UUIDs): the scope of a
@@ -65,13 +65,13 @@ class FeedView(APIView):
         parameters=[
             OpenApiParameter(
                 "after",
-                str,
+                {"type": "string", "pattern": CURSOR_PATTERN},
                 description="A `next_cursor`, or `now` (only what commits from now on). "
                 "Without it: from the oldest retained event.",
             ),
             OpenApiParameter(
                 "types",
-                str,
+                {"type": "string", "pattern": TYPES_PATTERN},
                 description="Comma-separated event types or prefixes ending in `*` (`resource.*`).",
             ),
             OpenApiParameter("deployment", {"type": "string", "format": "uuid"}),

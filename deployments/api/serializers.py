@@ -9,9 +9,10 @@ the two in step.
 
 from __future__ import annotations
 
-from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from arcadia_cloud.api import fields
 from arcadia_cloud.formats import iso
 from deployments.api.subscription_rendering import SubscriptionOut
 from deployments.models import SLUG_PATTERN, Deployment, DeploymentEvent, LlmMode, State
@@ -53,31 +54,34 @@ def render_event(event: DeploymentEvent) -> dict:
 
 
 class DeploymentCreateIn(serializers.Serializer):
-    slug = serializers.RegexField(SLUG_PATTERN, max_length=63)
-    display_name = serializers.CharField(min_length=1, max_length=200)
-    region = serializers.CharField(max_length=64)
-    llm_mode = serializers.ChoiceField(choices=LlmMode.choices, required=False)
-    template_code = serializers.CharField(
+    slug = fields.RegexField(SLUG_PATTERN, max_length=63)
+    display_name = fields.CharField(min_length=1, max_length=200)
+    region = fields.RegionField()
+    llm_mode = fields.ChoiceField(choices=LlmMode.choices, required=False)
+    template_code = fields.CharField(
         max_length=100, required=False, allow_null=True, allow_blank=True
     )
-    template_version = serializers.CharField(
+    template_version = fields.CharField(
         max_length=50, required=False, allow_null=True, allow_blank=True
     )
-    tenant_id = serializers.UUIDField(required=False, allow_null=True)
+    tenant_id = fields.UUIDField(required=False, allow_null=True)
 
-    def validate_region(self, value: str) -> str:
-        if value not in settings.ARCADIA_REGIONS:
-            raise serializers.ValidationError(
-                f"Unknown region; one of: {', '.join(settings.ARCADIA_REGIONS)}."
-            )
-        return value
+
+@extend_schema_field(serializers.ChoiceField(choices=State.choices))
+class StateName(fields.CharField):
+    """A state, published as the enum of states. Any other string is still read:
+    the transitions map answers it (422 invalid_transition), not a field error."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 32)
+        super().__init__(**kwargs)
 
 
 class TransitionIn(serializers.Serializer):
-    to_state = serializers.CharField(max_length=32)
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-    notes = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
-    expected_state = serializers.CharField(max_length=32, required=False, allow_null=True)
+    to_state = StateName()
+    reason = fields.CharField(max_length=500, required=False, allow_blank=True, default="")
+    notes = fields.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    expected_state = StateName(required=False, allow_null=True)
 
 
 # ---- output shapes, for the OpenAPI document -------------------------------

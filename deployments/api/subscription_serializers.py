@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from arcadia_cloud.api import fields
 from deployments.api.subscription_rendering import SubscriptionOut
 
 CODE_MAX = 63
@@ -15,17 +16,12 @@ VERSION_MAX = 2**31 - 1  # the column's range: a larger number is a field error,
 CODE_SHAPE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$"
 
 
-class CodeField(serializers.RegexField):
-    """A catalog code: a JSON string only (DRF's CharField would accept 12 as "12")."""
+class CodeField(fields.RegexField):
+    """A catalog code: a JSON string of the code's shape."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", CODE_MAX)
         super().__init__(CODE_SHAPE, **kwargs)
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class SubscribeIn(serializers.Serializer):
@@ -37,7 +33,7 @@ class SubscribeIn(serializers.Serializer):
         max_length=50,
         help_text="Add-on codes to attach at the price of today; repeat a code to stack it.",
     )
-    version = serializers.IntegerField(
+    version = fields.IntegerField(
         min_value=1,
         max_value=VERSION_MAX,
         required=False,
@@ -52,7 +48,7 @@ class AttachAddonIn(serializers.Serializer):
 
 class ChangePlanIn(serializers.Serializer):
     plan_code = CodeField()
-    version = serializers.IntegerField(
+    version = fields.IntegerField(
         min_value=1, max_value=VERSION_MAX, required=False, allow_null=True
     )
 

@@ -8,7 +8,7 @@ that scope: whoever may see the deployment may manage its subscription.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -64,6 +64,19 @@ class SubscribeView(_DeploymentScoped):
         operation_id="deployments_subscribe",
         summary="Subscribe a deployment to a plan, with add-ons at today's prices",
         request=SubscribeIn,
+        examples=[
+            OpenApiExample(
+                "A plan with an add-on",
+                request_only=True,
+                value={"plan_code": "studio", "addons": ["storage_50gb"]},
+            ),
+            OpenApiExample(
+                "Unknown add-ons (nothing created)",
+                response_only=True,
+                status_codes=["422"],
+                value={"error": "unknown_addons", "codes": ["no_such_addon"]},
+            ),
+        ],
         responses={
             201: SubscriptionEnvelope,
             409: _error("The deployment already has a subscription"),
@@ -91,6 +104,9 @@ class AttachAddonView(_DeploymentScoped):
         operation_id="deployments_subscription_attach_addon",
         summary="Attach one add-on to the subscription at today's price",
         request=AttachAddonIn,
+        examples=[
+            OpenApiExample("Five more seats", request_only=True, value={"addon_code": "seats_5"})
+        ],
         responses={
             201: SubscriptionEnvelope,
             422: _error("Unknown add-on, cancelled subscription, currency mismatch, bad input"),
@@ -114,6 +130,11 @@ class ChangePlanView(_DeploymentScoped):
         operation_id="deployments_subscription_change_plan",
         summary="Move the subscription to another plan version (recorded)",
         request=ChangePlanIn,
+        examples=[
+            OpenApiExample(
+                "The team plan's active version", request_only=True, value={"plan_code": "team"}
+            )
+        ],
         responses={
             200: SubscriptionEnvelope,
             422: _error(

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -10,7 +15,14 @@ from rest_framework.response import Response
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.api.exceptions import BadRequest
 from arcadia_cloud.api.filtering import FilterBackend
-from arcadia_cloud.api.pagination import CursorPagination, LimitOffsetPagination
+from arcadia_cloud.api.pagination import (
+    CURSOR_DESCRIPTION,
+    CURSOR_SCHEMA,
+    LIMIT_DESCRIPTION,
+    CursorPagination,
+    LimitOffsetPagination,
+    limit_schema,
+)
 from arcadia_cloud.api.routes import UUID_RE
 from arcadia_cloud.errors import Forbidden, NotFound
 from arcadia_cloud.models import Tenant
@@ -36,6 +48,23 @@ ERRORS = {
     400: OpenApiResponse(ErrorOut, description="Malformed request"),
     401: OpenApiResponse(ErrorOut, description="Missing or bad token"),
     404: OpenApiResponse(ErrorOut, description="No such deployment (or another tenant's)"),
+}
+
+
+EXAMPLE_DEPLOYMENT = {
+    "id": "3f1c2a9e-8d4b-4c1e-9f6a-2b7d5e8c0a14",
+    "tenant_id": "9b2e4f60-1a3c-4d5e-8f7a-0c1b2d3e4f50",
+    "slug": "web-shop",
+    "display_name": "Web shop",
+    "region": "us-east-1",
+    "state": "active",
+    "state_since": "2026-11-02T09:30:00Z",
+    "llm_mode": "managed",
+    "template_code": "wordpress",
+    "template_version": "6.5",
+    "billing_action_suspended": False,
+    "created_at": "2026-11-02T09:30:00Z",
+    "allowed_transitions": ["paused", "cancelled"],
 }
 
 
@@ -73,6 +102,32 @@ class DeploymentViewSet(viewsets.GenericViewSet):
         operation_id="deployments_create",
         request=DeploymentCreateIn,
         responses={201: DeploymentEnvelope, 403: ErrorOut, 422: ErrorOut, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "A managed deployment",
+                request_only=True,
+                value={
+                    "slug": "web-shop",
+                    "display_name": "Web shop",
+                    "region": "us-east-1",
+                    "llm_mode": "managed",
+                    "template_code": "wordpress",
+                    "template_version": "6.5",
+                },
+            ),
+            OpenApiExample(
+                "Created",
+                response_only=True,
+                status_codes=["201"],
+                value={"deployment": EXAMPLE_DEPLOYMENT},
+            ),
+            OpenApiExample(
+                "Refused: a field",
+                response_only=True,
+                status_codes=["422"],
+                value={"error": {"slug": ["A deployment with this slug already exists."]}},
+            ),
+        ],
     )
     def create(self, request):
         data = DeploymentCreateIn(data=request.data)
@@ -118,9 +173,10 @@ class DeploymentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         operation_id="deployments_events",
+        # A detail action: drf-spectacular adds pagination parameters to list views only.
         parameters=[
-            OpenApiParameter("cursor", str, description="Opaque; from `next`/`previous`."),
-            OpenApiParameter("limit", int, description="1-500, default 50."),
+            OpenApiParameter("cursor", CURSOR_SCHEMA, description=CURSOR_DESCRIPTION),
+            OpenApiParameter("limit", limit_schema(), description=LIMIT_DESCRIPTION),
         ],
         responses={200: EventListOut, **ERRORS},
     )
@@ -134,6 +190,42 @@ class DeploymentViewSet(viewsets.GenericViewSet):
     @extend_schema(
         operation_id="deployments_transition",
         request=TransitionIn,
+        examples=[
+            OpenApiExample(
+                "Pause an active deployment",
+                request_only=True,
+                value={
+                    "to_state": "paused",
+                    "reason": "Holiday break",
+                    "notes": "Back on the 5th",
+                    "expected_state": "active",
+                },
+            ),
+            OpenApiExample(
+                "Moved",
+                response_only=True,
+                status_codes=["200"],
+                value={
+                    "deployment": {
+                        **EXAMPLE_DEPLOYMENT,
+                        "state": "paused",
+                        "allowed_transitions": ["active", "cancelled"],
+                    }
+                },
+            ),
+            OpenApiExample(
+                "Not a move from this state",
+                response_only=True,
+                status_codes=["422"],
+                value={"error": "invalid_transition", "from": "archived", "to": "active"},
+            ),
+            OpenApiExample(
+                "Moved meanwhile",
+                response_only=True,
+                status_codes=["409"],
+                value={"error": "state_conflict", "expected": "active", "actual": "paused"},
+            ),
+        ],
         responses={
             200: DeploymentEnvelope,
             403: ErrorOut,

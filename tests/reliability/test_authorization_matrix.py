@@ -164,6 +164,15 @@ EXPECTED: dict[tuple[str, str], Row] = {
         given="subscribed",
         catalog=True,
     ),
+    # The line is the target deployment's own add-on line (a line of the
+    # other deployment, or none, is as missing as the deployment).
+    ("deployment-subscription-addon", "DELETE"): Row(
+        _per_object(200), objects=True, given="subscribed", catalog=True
+    ),
+    ("deployment-statements", "GET"): Row(_per_object(200), objects=True),
+    ("deployment-statements-upcoming", "GET"): Row(
+        _per_object(200), objects=True, given="subscribed", catalog=True
+    ),
 }
 
 ROUTES = api_routes()
@@ -205,7 +214,30 @@ def world(tenant, other_tenant, tenant_identity, other_identity, platform_admin)
 
 def _subscribe_all(world):
     for deployment in world["deployments"]:
-        create_subscription(deployment_id=deployment.pk, plan_code="studio", actor=SYSTEM_ACTOR)
+        create_subscription(
+            deployment_id=deployment.pk,
+            plan_code="studio",
+            addon_codes=["storage_50gb"],
+            actor=SYSTEM_ACTOR,
+        )
+
+
+def _path_kwargs(kwargs: tuple[str, ...], target) -> dict:
+    """The route's path values for `target` (None: an object that does not exist)."""
+    values = {}
+    for name in kwargs:
+        if name == "pk":
+            values[name] = target.pk if target is not None else uuid.uuid4()
+        elif name == "line_id":
+            line = (
+                SubscriptionAddon.objects.filter(subscription__deployment=target).first()
+                if target is not None
+                else None
+            )
+            values[name] = line.pk if line is not None else 2**40
+        else:
+            raise AssertionError(f"no value for the path parameter {name!r}")
+    return values
 
 
 def _snapshot():
@@ -214,6 +246,7 @@ def _snapshot():
         DeploymentEvent.objects.count(),
         sorted(Subscription.objects.values_list("id", "status", "plan_version_id")),
         SubscriptionAddon.objects.count(),
+        SubscriptionAddon.objects.filter(detached_at__isnull=False).count(),
         PlanChange.objects.count(),
     )
 
@@ -221,6 +254,8 @@ def _snapshot():
 def _call(client, method, path, body, world):
     if method == "GET":
         return client.get(path, HTTP_ACCEPT="application/json" if "docs" not in path else "*/*")
+    if method == "DELETE":
+        return client.delete(path)
     payload = {k: (str(world["acme"].id) if v == "{acme}" else v) for k, v in (body or {}).items()}
     return post_json(client, path, payload)
 
@@ -250,10 +285,9 @@ def test_route_answers_each_caller_as_expected(world, name, method, kwargs, role
     answers = {}
     for which, expected in zip(OBJECTS, row.statuses[role], strict=True):
         target = world["objects"][role].get(which)
-        object_id = target.pk if target is not None else uuid.uuid4()
         before = _snapshot()
         response = _call(
-            client, method, reverse(name, kwargs=dict.fromkeys(kwargs, object_id)), row.body, world
+            client, method, reverse(name, kwargs=_path_kwargs(kwargs, target)), row.body, world
         )
         assert response.status_code == expected, (which, response.content)
         if response.status_code >= 400:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from arcadia_cloud.formats import iso
 from catalog.models import Addon, PlanVersion
 from catalog.services import (
     create_addon,
@@ -28,14 +29,17 @@ def test_attach_addon_snapshots_the_price_of_today(tenant_client, deployment, su
     )
     assert response.status_code == 201
     addons = response.json()["subscription"]["addons"]
+    line = SubscriptionAddon.objects.get(subscription=subscription)
     assert addons == [
         {
+            "addon_line_id": line.pk,
             "addon_id": Addon.objects.get(code="gpu_hours_10").id,
             "code": "gpu_hours_10",
             "resource_kind": "gpu_hours",
             "qty": 10,
             "price_cents": 2900,
             "currency": "USD",
+            "attached_at": iso(line.attached_at),
         }
     ]
     # a later catalog change (price, qty, kind) never rewrites the snapshot

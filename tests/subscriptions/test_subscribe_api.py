@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from arcadia_cloud.formats import iso
 from catalog.models import Addon, PlanVersion
 from catalog.services import (
     create_plan,
@@ -42,6 +43,7 @@ def test_bar_studio_with_storage_keeps_its_price_and_new_subscribers_pay_the_new
     body = response.json()["subscription"]
     studio = PlanVersion.objects.get(plan__code="studio", version=1)
     start, end = current_month_period()
+    line = SubscriptionAddon.objects.get()
     assert body == {
         "id": body["id"],
         "status": "active",
@@ -55,12 +57,14 @@ def test_bar_studio_with_storage_keeps_its_price_and_new_subscribers_pay_the_new
         "trial_ends_at": None,
         "addons": [
             {
+                "addon_line_id": line.pk,
                 "addon_id": Addon.objects.get(code="storage_50gb").id,
                 "code": "storage_50gb",
                 "resource_kind": "storage_gb",
                 "qty": 50,
                 "price_cents": 750,
                 "currency": "USD",
+                "attached_at": iso(line.attached_at),
             }
         ],
     }

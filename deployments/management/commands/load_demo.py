@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import secrets
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.contrib.auth.models import Group
 from django.core.management import call_command, get_commands
@@ -52,6 +53,15 @@ from deployments.transitions import transition_state
 class Command(BaseCommand):
     help = "Load the demo catalog, tenants, identities and deployments; print how to log in."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--token-dir",
+            metavar="DIR",
+            help="Also write the tenant's and the platform admin's API tokens to "
+            "DIR/demo_token and DIR/admin_token (readable by you only), so the "
+            "README's examples can read them (`make run` uses .run/).",
+        )
+
     def handle(self, *args, **options):
         if "seed_catalog" in _commands():
             call_command("seed_catalog", verbosity=0)
@@ -69,10 +79,13 @@ class Command(BaseCommand):
                 user.set_password(passwords[user.email])
                 user.save(update_fields=["password"])
             for earlier in ApiToken.objects.filter(
-                user=owner, name="demo", revoked_at__isnull=True
+                user__in=[owner, operator], name__in=["demo", "demo-admin"], revoked_at__isnull=True
             ):
                 revoke_token(token=earlier)
             token = issue_token(user=owner, name="demo")
+            admin_token = issue_token(user=operator, name="demo-admin")
+        if options.get("token_dir"):
+            _write_tokens(Path(options["token_dir"]), token.raw, admin_token.raw)
         # `make run` passes the address it serves on; 8000 is its default.
         base = os.environ.get("ARCADIA_DEMO_URL", "http://127.0.0.1:8000").rstrip("/")
         self.stdout.write(
@@ -85,6 +98,8 @@ class Command(BaseCommand):
                     f"          billing operator: {BILLING_EMAIL} / {passwords[BILLING_EMAIL]}",
                     f"          support (read-only): {SUPPORT_EMAIL} / {passwords[SUPPORT_EMAIL]}",
                     f"  dashboard: {base}/admin/dashboard/",
+                    f"  API token, tenant acme ({TENANT_EMAIL}): {token.raw}",
+                    f"  API token, platform admin ({OPERATOR_EMAIL}): {admin_token.raw}",
                     f"  API:    curl -H 'Authorization: Bearer {token.raw}' {base}/api/v1/me",
                     f"  docs:   {base}/api/v1/docs",
                     "(new passwords and a new token are generated on every start)",
@@ -194,6 +209,16 @@ class Command(BaseCommand):
                     actor=operator,
                     reason=story.override_reason,
                 )
+
+
+def _write_tokens(directory: Path, tenant_token: str, admin_token: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, raw in (("demo_token", tenant_token), ("admin_token", admin_token)):
+        path = directory / name
+        # Created readable by the owner only, before the secret goes in.
+        path.touch(mode=0o600, exist_ok=True)
+        path.chmod(0o600)
+        path.write_text(raw + "\n")
 
 
 def _commands() -> set[str]:

@@ -26,6 +26,7 @@ from deployments.batch import (
     DEFAULT_WORKERS,
     MAX_BATCH_SIZE,
     MAX_WORKERS,
+    BatchInterrupted,
     BatchResult,
     BatchSelection,
     parse_duration,
@@ -125,6 +126,7 @@ class Command(BaseCommand):
 
         progress = Progress(enabled=self._show_progress())
         started = time.monotonic()
+        stopped = None
         try:
             with refusals(from_state, to_state):
                 result = transition_batch(
@@ -135,12 +137,24 @@ class Command(BaseCommand):
                     workers=workers,
                     on_progress=progress.update,
                 )
+        except BatchInterrupted as exc:
+            # The database went away for good: still say what did commit.
+            result, stopped = exc.result, exc
         finally:
             progress.close()
-        self._summary(result, dry_run=False, seconds=time.monotonic() - started)
+        self._summary(
+            result, dry_run=False, seconds=time.monotonic() - started, stopped=stopped is not None
+        )
+        for error in result.errors:
+            self.stderr.write(f"failed: {error}")
+        if stopped is not None:
+            self.stderr.write(
+                f"failed: the run stopped on a database error: {stopped.cause}. "
+                "Only what the summary counts as moved was committed; run it again "
+                "to move the rest."
+            )
+            raise CommandError(f"the run stopped before the end ({stopped.cause}).")
         if result.failed:
-            for error in result.errors:
-                self.stderr.write(f"failed: {error}")
             raise CommandError(f"{result.failed} deployments failed to move (see above).")
 
     # ---- option parsing ------------------------------------------------------
@@ -200,7 +214,14 @@ class Command(BaseCommand):
 
     # ---- output ---------------------------------------------------------------
 
-    def _summary(self, result: BatchResult, *, dry_run: bool, seconds: float | None = None):
+    def _summary(
+        self,
+        result: BatchResult,
+        *,
+        dry_run: bool,
+        seconds: float | None = None,
+        stopped: bool = False,
+    ):
         moved_label = "would move" if dry_run else "moved"
         lines = [
             f"matched: {result.matched}",
@@ -211,6 +232,9 @@ class Command(BaseCommand):
             f"  not allowed by the transitions map: {result.skipped_not_allowed}",
             f"failed: {result.failed}",
         ]
+        if stopped:
+            untouched = result.matched - result.moved - result.skipped - result.failed
+            lines.append(f"not attempted: {untouched}")
         if dry_run:
             lines.append("dry run: nothing was changed")
         elif seconds is not None:
