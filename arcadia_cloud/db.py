@@ -2,11 +2,46 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
 from django.db import connection
+
+
+class _LoggedCursor:
+    """A psycopg cursor that records its statements in Django's query log when
+    Django logs queries (DEBUG, or a test's CaptureQueriesContext), so query
+    counts pinned by tests include what runs here."""
+
+    def __init__(self, cursor: psycopg.Cursor):
+        self._cursor = cursor
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+    def _log(self, sql, started: float) -> None:
+        if connection.queries_logged:
+            connection.queries_log.append(
+                {"sql": str(sql), "time": f"{time.monotonic() - started:.3f}"}
+            )
+
+    def execute(self, sql, params=None, **kwargs):
+        started = time.monotonic()
+        try:
+            return self._cursor.execute(sql, params, **kwargs)
+        finally:
+            self._log(sql, started)
+
+    @contextmanager
+    def copy(self, statement, *args, **kwargs):
+        started = time.monotonic()
+        try:
+            with self._cursor.copy(statement, *args, **kwargs) as copy:
+                yield copy
+        finally:
+            self._log(statement, started)
 
 
 @contextmanager
@@ -17,14 +52,15 @@ def server_binding_cursor() -> Iterator[psycopg.Cursor]:
     Django's default cursor binds on the client, quoting every element of an
     array parameter into the SQL text: for a 1,000-id array that costs more
     CPU than the statement itself. Server-side binding sends the array in
-    binary. Queries run here are not in Django's query log.
+    binary. Statements run here are in Django's query log when it logs
+    queries (so tests pin them like any other).
 
     Errors come out as Django's (`django.db.DatabaseError` and subclasses), as
     from any other cursor, so callers catch one family of exceptions.
     """
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        yield cursor
+        yield _LoggedCursor(cursor)
 
 
 def copy_text(value: str) -> str:

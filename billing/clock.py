@@ -42,7 +42,9 @@ from django.utils import timezone
 from arcadia_cloud.db import copy_text, fetch_rows, server_binding_cursor
 from billing.history import PlanVersions, SubscriptionRow, histories_for
 from billing.models import Statement
+from billing.shapes import draft_shape
 from billing.statements import ENDING_STATES, BillingHistory, Period, StatementDraft, statement_for
+from feed.record import NewEvent, record_events
 from subscriptions.models import Subscription
 
 logger = logging.getLogger(__name__)
@@ -433,4 +435,18 @@ def _move_periods(moves: list[tuple[int, date, date, bool]], now: datetime) -> N
 
 def _record_closed(closed: list[ClosedPeriod], now: datetime) -> None:
     """One `subscription.period_closed` feed event per statement, in the same
-    transaction as the statements."""
+    transaction as the statements: one statement for the chunk."""
+    record_events(
+        [
+            NewEvent(
+                type="subscription.period_closed",
+                tenant_id=c.tenant_id,
+                deployment_id=c.deployment_id,
+                data={
+                    "statement": draft_shape(c.draft, statement_id=c.statement_id, closed_at=now)
+                },
+                occurred_at=now,
+            )
+            for c in closed
+        ]
+    )

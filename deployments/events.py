@@ -1,8 +1,14 @@
-"""The only writers of audit rows. Events are append-only: this module inserts,
-nothing anywhere updates or deletes."""
+"""The only writers of a deployment's audit rows, each with its feed event.
+
+Every fact is recorded once, with its event in the feed (`feed.record`), in
+the transaction that writes the fact: one helper per kind of fact. Audit rows
+and feed events are append-only: this module inserts, nothing anywhere
+updates or deletes.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from uuid import UUID
 
@@ -13,6 +19,8 @@ from django.utils import timezone
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.db import copy_text, server_binding_cursor
 from deployments.models import BillingOverrideChange, Deployment, DeploymentEvent
+from deployments.shapes import deployment_shape_sql, event_view
+from feed.record import NewEvent, record_event, record_events, record_events_from_select
 
 
 def check_reason(reason: str | None, *, model: type[models.Model] = DeploymentEvent) -> None:
@@ -37,6 +45,19 @@ def check_actor_label(label: str) -> None:
         )
 
 
+def _move_data(
+    *, from_state: str | None, to_state: str, actor: Actor, reason: str, notes: str
+) -> dict:
+    return {
+        "from_state": from_state,
+        "to_state": to_state,
+        "actor": actor.label,
+        "reason": reason or "",
+        "notes": notes or "",
+        "request_id": actor.request_id or "",
+    }
+
+
 def record_transition(
     *,
     deployment: Deployment,
@@ -47,7 +68,11 @@ def record_transition(
     notes: str = "",
     occurred_at: datetime | None = None,
 ) -> DeploymentEvent:
-    return DeploymentEvent.objects.create(
+    """One step of one deployment (its creation when `from_state` is None):
+    the audit event and `deployment.created` / `deployment.transitioned`,
+    whose data is the step and the deployment after it."""
+    occurred_at = occurred_at or timezone.now()
+    event = DeploymentEvent.objects.create(
         deployment=deployment,
         from_state=from_state,
         to_state=to_state,
@@ -55,21 +80,52 @@ def record_transition(
         actor=actor.label,
         notes=notes or "",
         request_id=actor.request_id or "",
-        occurred_at=occurred_at or timezone.now(),
+        occurred_at=occurred_at,
     )
+    data = _move_data(
+        from_state=from_state, to_state=to_state, actor=actor, reason=reason, notes=notes
+    )
+    data["deployment"] = event_view(deployment)
+    record_event(
+        type="deployment.created" if from_state is None else "deployment.transitioned",
+        tenant_id=deployment.tenant_id,
+        deployment_id=deployment.pk,
+        data=data,
+        request_id=actor.request_id or "",
+        occurred_at=occurred_at,
+    )
+    return event
 
 
 def record_override_change(
     *, deployment: Deployment, value: bool, actor: Actor, reason: str, at: datetime | None = None
 ) -> BillingOverrideChange:
-    return BillingOverrideChange.objects.create(
+    """The billing-action override turned on or off: the audit row and
+    `deployment.override_changed`."""
+    at = at or timezone.now()
+    change = BillingOverrideChange.objects.create(
         deployment=deployment,
         value=value,
         reason=reason,
         actor=actor.label,
         request_id=actor.request_id or "",
-        occurred_at=at or timezone.now(),
+        occurred_at=at,
     )
+    record_event(
+        type="deployment.override_changed",
+        tenant_id=deployment.tenant_id,
+        deployment_id=deployment.pk,
+        data={
+            "billing_action_suspended": value,
+            "reason": reason,
+            "actor": actor.label,
+            "request_id": actor.request_id or "",
+            "deployment": event_view(deployment),
+        },
+        request_id=actor.request_id or "",
+        occurred_at=at,
+    )
+    return change
 
 
 #: Columns a bulk insert of transition events writes, in COPY order.
@@ -94,18 +150,38 @@ def record_transitions(
     reason: str,
     occurred_at: datetime,
     notes: str = "",
+    deployment: Deployment | None = None,
 ) -> int:
-    """One event per deployment in `deployment_ids`, all for the same move,
-    inside the caller's transaction: the writer for both move paths.
+    """One step per deployment in `deployment_ids`, all the same move, inside
+    the caller's transaction (the rows are locked and already moved): the
+    writer for both move paths. Each gets its audit event and its
+    `deployment.transitioned` feed event.
 
-    One row is one INSERT; on PostgreSQL many rows stream through COPY on the
-    same connection (several times cheaper than a multi-row INSERT at
-    thousands of rows); elsewhere they go through `bulk_create`.
+    One row (the single-row path passes its `deployment`) is one INSERT each.
+    Many rows on PostgreSQL are set-based: the audit events stream through
+    COPY (several times cheaper than a multi-row INSERT at thousands of rows)
+    and the feed events are built by ONE INSERT ... SELECT from the moved rows
+    (`deployments.shapes.deployment_shape_sql`), in primary-key order, with no
+    row passing through Python. Elsewhere: `bulk_create` and the Python shape.
     """
     if not deployment_ids:
         return 0
+    if deployment is not None and len(deployment_ids) == 1:
+        record_transition(
+            deployment=deployment,
+            from_state=from_state,
+            to_state=to_state,
+            actor=actor,
+            reason=reason,
+            notes=notes,
+            occurred_at=occurred_at,
+        )
+        return 1
     request_id = actor.request_id or ""
-    if connection.vendor == "postgresql" and len(deployment_ids) > 1:
+    data = _move_data(
+        from_state=from_state, to_state=to_state, actor=actor, reason=reason, notes=notes
+    )
+    if connection.vendor == "postgresql":
         # Every row of the batch shares all but its deployment id: format the
         # shared tail once and stream `id<TAB>tail` lines (per-row
         # `copy.write_row` would spend more CPU than the server's insert).
@@ -128,6 +204,17 @@ def record_transitions(
             cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
         ):
             copy.write("".join(f"{deployment_id}\t{tail}\n" for deployment_id in deployment_ids))
+        record_events_from_select(
+            type="deployment.transitioned",
+            select_sql=(
+                "SELECT d.tenant_id, d.id AS deployment_id, %s::timestamptz AS occurred_at, "
+                f"%s::jsonb || jsonb_build_object('deployment', {deployment_shape_sql('d')}) "
+                "AS data, %s AS request_id "
+                f"FROM {connection.ops.quote_name(Deployment._meta.db_table)} d "
+                "WHERE d.id = ANY(%s) ORDER BY d.id"
+            ),
+            params=[occurred_at, json.dumps(data), request_id, list(deployment_ids)],
+        )
         return len(deployment_ids)
     DeploymentEvent.objects.bulk_create(
         [
@@ -144,5 +231,18 @@ def record_transitions(
             for deployment_id in deployment_ids
         ],
         batch_size=500,
+    )
+    record_events(
+        [
+            NewEvent(
+                type="deployment.transitioned",
+                tenant_id=moved.tenant_id,
+                deployment_id=moved.pk,
+                data={**data, "deployment": event_view(moved)},
+                request_id=request_id,
+                occurred_at=occurred_at,
+            )
+            for moved in Deployment.objects.filter(pk__in=deployment_ids).order_by("pk")
+        ]
     )
     return len(deployment_ids)

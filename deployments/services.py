@@ -189,6 +189,7 @@ def create_subscription(
             raise DeploymentNotSubscribable(deployment.state)
         return open_subscription(
             deployment_id=deployment.pk,
+            tenant_id=deployment.tenant_id,
             plan_version=plan_version,
             status=subscription_status_for(deployment.state),
             addon_codes=addon_codes,

@@ -167,11 +167,13 @@ def write_moves(
     reason: str,
     notes: str,
     at: datetime,
+    deployment: Deployment | None = None,
 ) -> None:
-    """Everything a move writes after the state columns, for one row or a
-    chunk of rows that made the same move, inside the caller's transaction
-    (the rows are locked by it): one event each, and the subscriptions follow.
-    Set-based: a fixed number of statements whatever the number of rows."""
+    """Everything a move writes after the state columns, for one row (its
+    `deployment` given) or a chunk of rows that made the same move, inside the
+    caller's transaction (the rows are locked by it): one audit event and one
+    feed event each, and the subscriptions follow. Set-based: a fixed number
+    of statements whatever the number of rows."""
     record_transitions(
         deployment_ids=deployment_ids,
         from_state=from_state,
@@ -180,6 +182,7 @@ def write_moves(
         reason=reason,
         notes=notes,
         occurred_at=at,
+        deployment=deployment,
     )
     status = SUBSCRIPTION_STATUS_FOR_STATE.get(to_state)
     if status is not None:
@@ -237,5 +240,6 @@ def transition_state(
             reason=reason,
             notes=notes,
             at=deployment.state_since,
+            deployment=deployment,
         )
     return deployment

@@ -145,6 +145,12 @@ def record_events_from_select(*, type: str, select_sql: str, params: Sequence[An
         "SELECT %s, s.tenant_id, s.deployment_id, s.occurred_at, s.data, s.request_id "
         f"FROM ({select_sql}) AS s"
     )
+    if connection.vendor == "postgresql":
+        # Bound on the server: a batch passes thousands of ids as one array,
+        # which client-side binding would quote into the SQL text.
+        with server_binding_cursor() as cursor:
+            cursor.execute(sql, [type, *params])
+            return cursor.rowcount
     with connection.cursor() as cursor:
         cursor.execute(sql, [type, *params])
         return cursor.rowcount

@@ -28,6 +28,12 @@ from subscriptions.errors import (
     SubscriptionExists,
     UnknownAddons,
 )
+from subscriptions.events import (
+    record_addon_detached,
+    record_addons_attached,
+    record_plan_changed,
+    record_subscription_created,
+)
 from subscriptions.models import PlanChange, Status, Subscription, SubscriptionAddon
 from subscriptions.periods import current_month_period
 
@@ -55,7 +61,7 @@ def _locked_in_scope(subscription: Subscription, actor: Actor) -> Subscription:
         scope_for(actor)
         .filter(Subscription.objects.all(), tenant_field="deployment__tenant")
         .select_for_update(of=("self",))
-        .select_related("plan_version")
+        .select_related("plan_version", "deployment")
         .filter(pk=subscription.pk)
         .first()
     )
@@ -71,6 +77,7 @@ def _has_subscription(deployment_id) -> bool:
 def open_subscription(
     *,
     deployment_id: UUID,
+    tenant_id: UUID,
     plan_version: PlanVersion,
     status: str,
     addon_codes: list[str],
@@ -105,6 +112,7 @@ def open_subscription(
             )
     except IntegrityError as exc:
         raise SubscriptionExists() from exc
+    record_subscription_created(subscription=subscription, tenant_id=tenant_id, actor=actor, at=at)
     if addon_codes:
         attach_addons(subscription=subscription, addon_codes=addon_codes, actor=actor, at=at)
     return subscription
@@ -143,7 +151,7 @@ def attach_addons(
         for addon in addons:
             if addon.currency != locked.plan_version.currency:
                 raise CurrencyMismatch(locked.plan_version.currency, addon.currency)
-        return SubscriptionAddon.objects.bulk_create(
+        lines = SubscriptionAddon.objects.bulk_create(
             [
                 SubscriptionAddon(
                     subscription=locked,
@@ -158,6 +166,10 @@ def attach_addons(
                 for addon in addons
             ]
         )
+        record_addons_attached(
+            subscription=locked, lines=lines, tenant_id=locked.deployment.tenant_id, actor=actor
+        )
+        return lines
 
 
 def change_plan_version(
@@ -187,15 +199,18 @@ def change_plan_version(
         # snapshotted prices (attached in the plan's currency).
         if target.currency != locked.plan_version.currency:
             raise CurrencyMismatch(locked.plan_version.currency, target.currency)
-        PlanChange.objects.create(
+        change = PlanChange.objects.create(
             subscription=locked,
-            from_version_id=locked.plan_version_id,
+            from_version=locked.plan_version,
             to_version=target,
             actor=actor.label,
             request_id=actor.request_id or "",
         )
         locked.plan_version = target
         locked.save(update_fields=["plan_version", "updated_at"])
+        record_plan_changed(
+            subscription=locked, change=change, tenant_id=locked.deployment.tenant_id, actor=actor
+        )
     return locked
 
 
@@ -224,6 +239,9 @@ def detach_addon(
             raise AddonAlreadyDetached(line.pk)
         line.detached_at = max(at or timezone.now(), line.attached_at)
         line.save(update_fields=["detached_at"])
+        record_addon_detached(
+            subscription=locked, line=line, tenant_id=locked.deployment.tenant_id, actor=actor
+        )
     return line
 
 

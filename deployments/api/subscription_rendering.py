@@ -1,48 +1,11 @@
-"""The subscription's API shape, rendered as plain dicts (a hot path: the
-deployment show endpoint renders it on every call), and the same shape
-described for the OpenAPI document (a test keeps the two in step)."""
+"""The subscription's shape described for the OpenAPI document; the shape
+itself is `subscriptions.shapes` (a test keeps the two in step)."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
-from arcadia_cloud.formats import iso
-from subscriptions.models import Status, Subscription, SubscriptionAddon
-
-
-def render_addon(line: SubscriptionAddon) -> dict:
-    return {
-        "addon_line_id": line.id,
-        "addon_id": line.addon_id,
-        "code": line.code,
-        "resource_kind": line.resource_kind,
-        "qty": line.qty,
-        "price_cents": line.price_cents,
-        "currency": line.currency,
-        "attached_at": iso(line.attached_at),
-    }
-
-
-def render_subscription(subscription: Subscription | None) -> dict | None:
-    """`subscription` as `subscriptions.selectors.get_subscription_for_deployment`
-    returns it (plan version and plan joined, add-on lines prefetched)."""
-    if subscription is None:
-        return None
-    plan_version = subscription.plan_version
-    return {
-        "id": subscription.id,
-        "status": subscription.status,
-        "plan_code": plan_version.plan.code,
-        "plan_version_id": plan_version.id,
-        "plan_version": plan_version.version,
-        "price_cents": plan_version.price_cents,
-        "currency": plan_version.currency,
-        "current_period_start": subscription.current_period_start.isoformat(),
-        "current_period_end": subscription.current_period_end.isoformat(),
-        "trial_ends_at": iso(subscription.trial_ends_at),
-        "addons": [render_addon(line) for line in subscription.addons.all()],
-    }
-
+from subscriptions.models import Status
 
 # The same shapes described for the OpenAPI document (a test keeps them in step).
 

@@ -15,7 +15,6 @@ from rest_framework.views import APIView
 
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.errors import NotFound
-from deployments.api.subscription_rendering import render_subscription
 from deployments.api.subscription_serializers import (
     AttachAddonIn,
     ChangePlanIn,
@@ -28,6 +27,7 @@ from deployments.services import create_subscription
 from subscriptions.errors import SubscriptionNotFound
 from subscriptions.selectors import get_subscription_for_deployment
 from subscriptions.services import attach_addon, change_plan_version, detach_addon
+from subscriptions.shapes import render_subscription
 
 
 def _error(description: str) -> OpenApiResponse:

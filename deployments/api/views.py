@@ -40,9 +40,9 @@ from deployments.api.serializers import (
     render_deployment,
     render_event,
 )
-from deployments.api.subscription_rendering import render_subscription
 from deployments.services import create_deployment
 from deployments.transitions import transition_state
+from subscriptions.shapes import render_subscription
 
 ERRORS = {
     400: OpenApiResponse(ErrorOut, description="Malformed request"),

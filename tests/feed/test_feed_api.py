@@ -18,7 +18,7 @@ from feed.envelope import envelope_json, render_envelope
 from feed.models import Event
 from feed.selectors import FeedEvent
 from feed.types import EVENT_TYPES
-from tests.factories import make_deployment
+from tests.batch.conftest import make_deployments
 from tests.feed.conftest import read_all, record
 
 pytestmark = pytest.mark.django_db
@@ -26,10 +26,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def world(tenant, other_tenant):
-    """Events of two tenants' deployments, and one platform-wide event."""
-    acme = make_deployment(tenant, slug="acme-web")
-    acme_db = make_deployment(tenant, slug="acme-db")
-    globex = make_deployment(other_tenant, slug="globex-web")
+    """Events of two tenants' deployments, and one platform-wide event: only
+    these (the deployments are inserted without the service, so their own
+    creation is not in the feed)."""
+    acme, acme_db = make_deployments(tenant, 2, state="active")
+    (globex,) = make_deployments(other_tenant, 1, state="active")
     events = {
         "acme-created": record("deployment.created", tenant_id=tenant.id, deployment_id=acme.pk),
         "acme-paused": record(

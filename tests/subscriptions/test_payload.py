@@ -3,14 +3,11 @@ pinned to two queries whatever the number of add-ons."""
 
 import pytest
 
-from deployments.api.subscription_rendering import (
-    SubscriptionAddonOut,
-    SubscriptionOut,
-    render_subscription,
-)
+from deployments.api.subscription_rendering import SubscriptionAddonOut, SubscriptionOut
 from deployments.services import create_subscription
 from subscriptions.selectors import get_subscription_for_deployment
 from subscriptions.services import attach_addon
+from subscriptions.shapes import render_subscription
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
