@@ -22,6 +22,8 @@ VERSION_FIELDS = [
     "currency",
     "interval",
     "included_quotas",
+    "trial_days",
+    "trial_end_behavior",
     "published_at",
     "retired_at",
     "created_at",
@@ -170,6 +172,8 @@ class PlanVersionAdmin(SafeAdminMixin, admin.ModelAdmin):
                 currency=obj.currency,
                 interval=obj.interval,
                 included_quotas=obj.included_quotas,
+                trial_days=obj.trial_days,
+                trial_end_behavior=obj.trial_end_behavior,
             )
             obj.pk, obj.version, obj.created_at = created.pk, created.version, created.created_at
             obj._state.adding = False

@@ -10,7 +10,7 @@ live rows, not versioned: subscribers keep a snapshot taken at attach time.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -36,6 +36,14 @@ class Interval(models.TextChoices):
     MONTH = "month", "Monthly"
 
 
+class TrialEndBehavior(models.TextChoices):
+    """What the billing clock does with a deployment when its trial ends."""
+
+    ACTIVATE = "activate", "Activate (billing starts)"
+    PAST_DUE = "past_due", "Past due (awaiting payment)"
+    CANCEL = "cancel", "Cancel"
+
+
 class Plan(models.Model):
     code = models.CharField(max_length=63, unique=True, validators=[code_validator])
     name = models.CharField(max_length=200)
@@ -53,7 +61,14 @@ class PlanVersion(models.Model):
     """The priced terms of a plan. Draft until published; immutable after."""
 
     #: Fields a published version may never change (mirrored by the trigger).
-    TERMS = ("price_cents", "currency", "interval", "included_quotas")
+    TERMS = (
+        "price_cents",
+        "currency",
+        "interval",
+        "included_quotas",
+        "trial_days",
+        "trial_end_behavior",
+    )
 
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="versions")
     version = models.PositiveIntegerField()
@@ -62,6 +77,13 @@ class PlanVersion(models.Model):
     interval = models.CharField(max_length=16, choices=Interval.choices, default=Interval.MONTH)
     #: resource kind -> included quantity, e.g. {"storage_gb": 100, "seats": 5}
     included_quotas = models.JSONField(default=dict, blank=True, validators=[validate_quotas])
+    #: Days of free trial a new subscriber may ask for (0: no trial offered).
+    trial_days = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(365)]
+    )
+    trial_end_behavior = models.CharField(
+        max_length=16, choices=TrialEndBehavior.choices, default=TrialEndBehavior.ACTIVATE
+    )
     published_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -76,6 +98,13 @@ class PlanVersion(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(interval__in=Interval.values), name="planversion_interval_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(trial_end_behavior__in=TrialEndBehavior.values),
+                name="planversion_trial_end_behavior_known",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(trial_days__lte=365), name="planversion_trial_days_at_most_365"
             ),
         ]
         indexes = [

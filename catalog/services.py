@@ -15,7 +15,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from catalog.errors import PublishedVersionImmutable, VersionStateError
-from catalog.models import Addon, Interval, Plan, PlanVersion
+from catalog.models import Addon, Interval, Plan, PlanVersion, TrialEndBehavior
 
 
 def _validated(instance, *, exclude: list[str] | None = None):
@@ -47,6 +47,8 @@ def create_plan_version(
     currency: str,
     interval: str = Interval.MONTH,
     included_quotas: dict[str, int] | None = None,
+    trial_days: int = 0,
+    trial_end_behavior: str = TrialEndBehavior.ACTIVATE,
 ) -> PlanVersion:
     """A new draft version numbered one past the plan's highest.
 
@@ -64,6 +66,8 @@ def create_plan_version(
                 currency=currency,
                 interval=interval,
                 included_quotas=included_quotas or {},
+                trial_days=trial_days,
+                trial_end_behavior=trial_end_behavior,
             )
         )
         version.save(force_insert=True)

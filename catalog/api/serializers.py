@@ -21,6 +21,8 @@ def render_plan(plan: Plan, version: PlanVersion) -> dict:
             "currency": version.currency,
             "interval": version.interval,
             "included_quotas": dict(version.included_quotas or {}),
+            "trial_days": version.trial_days,
+            "trial_end_behavior": version.trial_end_behavior,
             "published_at": iso(version.published_at),
         },
     }
@@ -45,6 +47,13 @@ class PlanVersionOut(serializers.Serializer):
     currency = serializers.CharField(min_length=3, max_length=3)
     interval = serializers.ChoiceField(choices=Interval.choices)
     included_quotas = serializers.DictField(child=serializers.IntegerField(min_value=0))
+    trial_days = serializers.IntegerField(
+        min_value=0, max_value=365, help_text="Days of free trial offered (0: none)."
+    )
+    trial_end_behavior = serializers.ChoiceField(
+        choices=["activate", "past_due", "cancel"],
+        help_text="What happens to the deployment when the trial ends.",
+    )
     published_at = serializers.DateTimeField()
 
 

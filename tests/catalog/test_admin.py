@@ -66,6 +66,8 @@ def test_draft_version_is_editable_and_publishable(superuser_client, draft):
             "currency": "USD",
             "interval": "month",
             "included_quotas": '{"seats": 8}',
+            "trial_days": "14",
+            "trial_end_behavior": "activate",
         },
     )
     assert response.status_code == 302
@@ -89,6 +91,8 @@ def test_add_version_takes_the_next_number_as_a_draft(superuser_client):
             "currency": "USD",
             "interval": "month",
             "included_quotas": '{"seats": 30}',
+            "trial_days": "7",
+            "trial_end_behavior": "past_due",
         },
     )
     assert response.status_code == 302
@@ -211,7 +215,7 @@ def test_a_draft_published_while_its_form_was_open_is_not_changed(
     url = f"/admin/catalog/planversion/{draft.pk}/change/"
     response = superuser_client.post(
         url,
-        {"price_cents": "777", "currency": "USD", "interval": "month", "included_quotas": "{}"},
+        {"price_cents": "777", "currency": "USD", "interval": "month", "included_quotas": "{}", "trial_days": "0", "trial_end_behavior": "activate"},
         follow=True,
     )
     assert response.status_code == 200

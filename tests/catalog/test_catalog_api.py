@@ -33,6 +33,8 @@ def test_plans_list_active_versions_cheapest_first(tenant_client):
             "currency": "USD",
             "interval": "month",
             "included_quotas": version.included_quotas,
+            "trial_days": version.trial_days,
+            "trial_end_behavior": version.trial_end_behavior,
             "published_at": version.published_at.isoformat().replace("+00:00", "Z"),
         },
     }

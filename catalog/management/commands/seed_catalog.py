@@ -10,7 +10,7 @@ from catalog.models import Addon, Plan
 
 USD = "USD"
 
-#: code, name, description, price_cents, included quotas
+#: code, name, description, price_cents, included quotas, (trial days, when it ends)
 PLANS = [
     (
         "hobby",
@@ -18,6 +18,7 @@ PLANS = [
         "One small app for side projects.",
         900,
         {"storage_gb": 10, "seats": 1, "gpu_hours": 0, "llm_tokens_k": 500},
+        (0, "activate"),
     ),
     (
         "studio",
@@ -25,6 +26,7 @@ PLANS = [
         "For freelancers and small studios shipping client work.",
         4900,
         {"storage_gb": 100, "seats": 5, "gpu_hours": 10, "llm_tokens_k": 5000},
+        (14, "activate"),
     ),
     (
         "team",
@@ -32,6 +34,7 @@ PLANS = [
         "Production apps with a team behind them.",
         19900,
         {"storage_gb": 500, "seats": 25, "gpu_hours": 50, "llm_tokens_k": 25000},
+        (14, "past_due"),
     ),
     (
         "enterprise",
@@ -39,6 +42,7 @@ PLANS = [
         "Dedicated capacity, priority support and an uptime SLA.",
         99900,
         {"storage_gb": 2000, "seats": 200, "gpu_hours": 250, "llm_tokens_k": 200000},
+        (30, "cancel"),
     ),
 ]
 
@@ -60,7 +64,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         created = 0
         with transaction.atomic():
-            for code, name, description, price_cents, quotas in PLANS:
+            for code, name, description, price_cents, quotas, trial in PLANS:
                 plan = Plan.objects.filter(code=code).first()
                 if plan is None:
                     plan = services.create_plan(code=code, name=name, description=description)
@@ -69,7 +73,12 @@ class Command(BaseCommand):
                 # demo plan must have a version a deployment can subscribe to
                 if selectors.active_version(plan) is None:
                     version = services.create_plan_version(
-                        plan=plan, price_cents=price_cents, currency=USD, included_quotas=quotas
+                        plan=plan,
+                        price_cents=price_cents,
+                        currency=USD,
+                        included_quotas=quotas,
+                        trial_days=trial[0],
+                        trial_end_behavior=trial[1],
                     )
                     services.publish_plan_version(plan_version=version)
                     created += 1
