@@ -167,6 +167,10 @@ ARCADIA_TOKEN_LAST_USED_RESOLUTION = int(os.environ.get("ARCADIA_TOKEN_LAST_USED
 ARCADIA_THROTTLE_READ = os.environ.get("ARCADIA_THROTTLE_READ", "1200/min")
 ARCADIA_THROTTLE_WRITE = os.environ.get("ARCADIA_THROTTLE_WRITE", "300/min")
 
+# The billing clock records `subscription.trial_will_end` this many days before
+# a trial ends.
+ARCADIA_TRIAL_WARNING_DAYS = int(os.environ.get("ARCADIA_TRIAL_WARNING_DAYS", "3"))
+
 # Idempotency-Key records are kept at least this long (never less than 24 h).
 ARCADIA_IDEMPOTENCY_TTL_HOURS = max(24, int(os.environ.get("ARCADIA_IDEMPOTENCY_TTL_HOURS", "24")))
 

@@ -33,19 +33,28 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
+from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from arcadia_cloud.actors import Actor
 from arcadia_cloud.db import copy_text, fetch_rows, server_binding_cursor
+from arcadia_cloud.errors import DomainError
 from billing.history import PlanVersions, SubscriptionRow, histories_for
 from billing.models import Statement
 from billing.shapes import draft_shape
 from billing.statements import ENDING_STATES, BillingHistory, Period, StatementDraft, statement_for
+from catalog.models import PlanVersion, TrialEndBehavior
+from deployments.models import Deployment, State
+from deployments.scheduling import apply_changes_due
+from deployments.transitions import transition_state
 from feed.record import NewEvent, record_events
-from subscriptions.models import Subscription
+from subscriptions.events import record_trial_will_end
+from subscriptions.models import PendingChange, Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -62,14 +71,37 @@ _SUBSCRIPTION_COLUMNS = (
     "current_period_end",
     "created_at",
     "trial_ends_at",
+    "trial_warned_at",
+    "deployment__state",
+    "deployment__billing_action_suspended",
 )
+
+#: What a trial becomes when it ends, per the plan version's trial_end_behavior.
+TRIAL_END_STATE = {
+    TrialEndBehavior.ACTIVATE: State.ACTIVE,
+    TrialEndBehavior.PAST_DUE: State.PAST_DUE,
+    TrialEndBehavior.CANCEL: State.CANCELLED,
+}
+CLOCK_ACTOR = "system:billing_clock"
+
+
+def trial_warning() -> timedelta:
+    return timedelta(days=settings.ARCADIA_TRIAL_WARNING_DAYS)
 
 
 def due(as_of: datetime):
-    """Subscriptions with a period that ended at or before `as_of` and billing
-    not ended: what the clock has to close."""
-    return Subscription.objects.filter(
-        current_period_end__lte=as_of.date(), billing_ended_at__isnull=True
+    """What the clock has to do something about at `as_of`: subscriptions with
+    a period that ended (billing not ended), trials that ended, and trials
+    ending within the warning that have not been warned of. (The deployment
+    is joined, not outer-joined: the clock locks its row.)"""
+    return Subscription.objects.filter(deployment__state__isnull=False).filter(
+        Q(current_period_end__lte=as_of.date(), billing_ended_at__isnull=True)
+        | Q(deployment__state=State.TRIAL, trial_ends_at__lte=as_of)
+        | Q(
+            deployment__state=State.TRIAL,
+            trial_warned_at__isnull=True,
+            trial_ends_at__lte=as_of + trial_warning(),
+        )
     )
 
 
@@ -139,25 +171,50 @@ def periods_to_close(row: SubscriptionRow, as_of: datetime) -> Iterator[Period]:
 
 
 def billing_ended_in(history: BillingHistory, period: Period) -> bool:
-    """Whether the deployment was cancelled or archived before `period` ended:
+    """Whether the deployment was cancelled or archived by the end of `period`:
     then this period's statement is its last."""
-    return any(c.state in ENDING_STATES and c.at < period.ends_at for c in history.states)
+    return any(c.state in ENDING_STATES and c.at <= period.ends_at for c in history.states)
 
 
-def close_periods(
+def _fast(
     row: SubscriptionRow, history: BillingHistory, as_of: datetime
-) -> tuple[list[ClosedPeriod], Period | None, bool]:
-    """The statements of every due period of one subscription, oldest first,
-    the period it moves to and whether billing ended. Pure."""
+) -> tuple[list[ClosedPeriod], tuple | None]:
+    """The statements of every due period of a subscription with nothing else
+    to do, oldest first, and the period it moves to (or that billing ended).
+    Pure."""
     closed: list[ClosedPeriod] = []
-    next_period = None
+    move = None
     for period in periods_to_close(row, as_of):
         draft = statement_for(history, period, period.ends_at)
         closed.append(ClosedPeriod(row.id, row.deployment_id, row.tenant_id, draft))
-        next_period = period.next()
         if billing_ended_in(history, period):
-            return closed, None, True
-    return closed, next_period, False
+            return closed, (row.id, period.start, period.end, True)
+        following = period.next()
+        move = (row.id, following.start, following.end, False)
+    return closed, move
+
+
+def _with_changes_due(rows: list[SubscriptionRow], as_of: datetime) -> set[int]:
+    """The subscriptions of the chunk with a scheduled change effective by `as_of`."""
+    return set(
+        PendingChange.objects.filter(
+            PendingChange.PENDING,
+            subscription_id__in=[row.id for row in rows],
+            effective_at__lte=as_of,
+        ).values_list("subscription_id", flat=True)
+    )
+
+
+def trial_end_behavior(plan_version_id: int) -> str:
+    return PlanVersion.objects.values_list("trial_end_behavior", flat=True).get(pk=plan_version_id)
+
+
+def warn_trial_ending(*, subscription_id: int, tenant_id) -> None:
+    """`subscription.trial_will_end`, once: the subscription marks it."""
+    subscription = Subscription.objects.select_related("deployment").get(pk=subscription_id)
+    now = timezone.now()
+    Subscription.objects.filter(pk=subscription_id).update(trial_warned_at=now)
+    record_trial_will_end(subscription=subscription, tenant_id=tenant_id, at=now)
 
 
 def run_billing_cycle(
@@ -249,39 +306,44 @@ def _walk_all(
 def _walk(as_of: datetime, batch_size: int, dry_run: bool) -> Iterator[tuple[ClockResult, int]]:
     """One walker: chunks in id order until nothing due is left after the last,
     then one more pass from the start for rows that were locked (a short API
-    transaction, or a chunk of another runner that rolled back). What failed in
-    the first pass is not tried again."""
+    transaction, or a chunk of another runner that rolled back). What the first
+    pass saw (billed, failed, or left due on purpose, like an overridden trial)
+    is not looked at again."""
     versions = PlanVersions()
-    failed: set[int] = set()
+    seen: set[int] = set()
     for _sweep in range(1 if dry_run else 2):
         after = 0
         while True:
-            chunk = _Chunk(as_of=as_of, versions=versions, dry_run=dry_run, skip=frozenset(failed))
+            chunk = _Chunk(as_of=as_of, versions=versions, dry_run=dry_run, skip=frozenset(seen))
             try:
                 rows = chunk.run(after=after, limit=batch_size)
             except DatabaseError as exc:
                 logger.exception("Billing chunk after subscription %s failed", after)
-                connection.close_if_unusable_or_obsolete()
+                if not connection.in_atomic_block:
+                    # A lost connection is replaced; inside a caller's
+                    # transaction the caller decides.
+                    connection.close_if_unusable_or_obsolete()
                 # The failed chunk's rows are not known once its transaction is
                 # gone: find where it stopped, without a lock, and go on after it.
-                skipped = _ids_after(as_of, after, batch_size, failed)
+                skipped = _ids_after(as_of, after, batch_size, seen)
                 if not skipped:
                     break
                 outcome = ClockResult(failed_ids=set(skipped))
                 outcome.errors.append(f"{len(skipped)} subscriptions from {skipped[0]}: {exc}")
-                failed.update(skipped)
+                seen.update(skipped)
                 after = skipped[-1]
                 yield outcome, len(skipped)
                 continue
             if not rows:
                 break
-            failed |= chunk.result.failed_ids
+            seen.update(row.id for row in rows)
             after = rows[-1].id
             yield chunk.result, len(rows)
 
 
-def _ids_after(as_of: datetime, after: int, limit: int) -> list[int]:
-    return list(due(as_of).filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:limit])
+def _ids_after(as_of: datetime, after: int, limit: int, skip: set[int]) -> list[int]:
+    rows = due(as_of).filter(pk__gt=after).exclude(pk__in=skip)
+    return list(rows.order_by("pk").values_list("pk", flat=True)[:limit])
 
 
 @dataclass
@@ -289,7 +351,7 @@ class _Chunk:
     as_of: datetime
     versions: PlanVersions
     dry_run: bool
-    #: subscriptions this walker already failed to bill: not tried again
+    #: subscriptions this walker has already looked at: not again
     skip: frozenset[int] = frozenset()
     result: ClockResult = field(default_factory=ClockResult)
 
@@ -299,12 +361,18 @@ class _Chunk:
             if not rows:
                 return rows
             self.result.seen = len(rows)
+            with_changes = set() if self.dry_run else _with_changes_due(rows, self.as_of)
             histories = histories_for(rows, versions=self.versions)
             closed: list[ClosedPeriod] = []
             moves: list[tuple[int, date, date, bool]] = []
             for row in rows:
                 try:
-                    periods, next_period, ended = close_periods(row, histories[row.id], self.as_of)
+                    if row.id in with_changes or self._trial_due(row):
+                        # The rare case, one subscription at a time: moves and
+                        # changes are written, then the history read again.
+                        periods, move = self._slow(row)
+                    else:
+                        periods, move = _fast(row, histories[row.id], self.as_of)
                 except ValueError as exc:
                     # A history this code cannot bill (e.g. malformed data):
                     # report it, close nothing of this subscription.
@@ -312,11 +380,8 @@ class _Chunk:
                     self.result.errors.append(f"subscription {row.id}: {exc}")
                     continue
                 closed.extend(periods)
-                last = periods[-1].draft
-                if ended:
-                    moves.append((row.id, last.period_start, last.period_end, True))
-                else:
-                    moves.append((row.id, next_period.start, next_period.end, False))
+                if move is not None:
+                    moves.append(move)
             self.result.periods_closed = len(closed)
             if self.dry_run:
                 self.result.would_close = closed
@@ -328,6 +393,74 @@ class _Chunk:
             _record_closed(closed, now)
         return rows
 
+    def _trial_due(self, row: SubscriptionRow) -> bool:
+        return (
+            row.state == State.TRIAL
+            and row.trial_ends_at is not None
+            and (
+                row.trial_ends_at <= self.as_of
+                or (
+                    row.trial_warned_at is None
+                    and row.trial_ends_at <= self.as_of + trial_warning()
+                )
+            )
+        )
+
+    def _slow(self, row: SubscriptionRow) -> tuple[list[ClosedPeriod], tuple | None]:
+        """One subscription with a trial to end or warn of, or changes due:
+        1. end the trial (as `system`, as of `trial_ends_at`) or warn of it;
+        2. close its due periods oldest first, applying at each boundary the
+           changes scheduled for it before the next period is read."""
+        if not self.dry_run:
+            self._trial(row)
+        closed: list[ClosedPeriod] = []
+        move = None
+        history = histories_for([row], versions=self.versions)[row.id]
+        for period in periods_to_close(row, self.as_of):
+            draft = statement_for(history, period, period.ends_at)
+            closed.append(ClosedPeriod(row.id, row.deployment_id, row.tenant_id, draft))
+            if not self.dry_run:
+                outcome = apply_changes_due(subscription_id=row.id, boundary=period.ends_at)
+                self.result.changes_applied += outcome.applied
+                self.result.changes_failed += outcome.failed
+                self.result.errors.extend(outcome.errors)
+                if outcome.applied:
+                    history = histories_for([row], versions=self.versions)[row.id]
+            if billing_ended_in(history, period):
+                return closed, (row.id, period.start, period.end, True)
+            following = period.next()
+            move = (row.id, following.start, following.end, False)
+        return closed, move
+
+    def _trial(self, row: SubscriptionRow) -> None:
+        if row.state != State.TRIAL or row.trial_ends_at is None:
+            return
+        if row.trial_ends_at > self.as_of:
+            if row.trial_warned_at is None and row.trial_ends_at <= self.as_of + trial_warning():
+                warn_trial_ending(subscription_id=row.id, tenant_id=row.tenant_id)
+                self.result.trial_warnings += 1
+            return
+        if row.billing_action_suspended:
+            # The override is part of the map's "who may": a system actor may
+            # not move it; counted, and looked at again on every run.
+            self.result.skipped_overridden += 1
+            return
+        behavior = trial_end_behavior(row.plan_version_id)
+        try:
+            with transaction.atomic():
+                transition_state(
+                    deployment_id=row.deployment_id,
+                    to_state=TRIAL_END_STATE[behavior],
+                    actor=Actor.system(CLOCK_ACTOR),
+                    reason=f"trial ended ({behavior})",
+                    at=row.trial_ends_at,
+                )
+        except DomainError as exc:
+            self.result.failed_ids.add(row.id)
+            self.result.errors.append(f"subscription {row.id}: trial not ended: {exc.code}")
+            return
+        self.result.trials_ended += 1
+
     def _lock(self, *, after: int, limit: int) -> list[SubscriptionRow]:
         rows = (
             due(self.as_of)
@@ -336,11 +469,20 @@ class _Chunk:
             .order_by("pk")
             .values_list(*_SUBSCRIPTION_COLUMNS)[:limit]
         )
-        if not self.dry_run:
-            # Rows another runner holds are skipped, never waited for; a row
-            # whose period it has just closed is no longer due when we look.
-            rows = rows.select_for_update(skip_locked=True, of=("self",))
-        return [SubscriptionRow(*row) for row in fetch_rows(rows)]
+        if self.dry_run or connection.vendor != "postgresql":
+            return [SubscriptionRow(*row) for row in fetch_rows(rows)]
+        # The deployment row is what is locked (there is one per
+        # subscription): every writer of a deployment and its subscription
+        # locks the deployment first, so the clock does too. Rows another
+        # runner holds are skipped, never waited for; a row whose period it
+        # has just closed is no longer due when we look. (Django's
+        # select_for_update(of=...) needs a select_related, which a values
+        # query has not: the clause is added to the queryset's own SQL.)
+        sql, params = rows.query.sql_with_params()
+        table = connection.ops.quote_name(Deployment._meta.db_table)
+        with server_binding_cursor() as cursor:
+            cursor.execute(f"{sql} FOR UPDATE OF {table} SKIP LOCKED", params, binary=True)
+            return [SubscriptionRow(*row) for row in cursor.fetchall()]
 
 
 def _write_statements(closed: list[ClosedPeriod], now: datetime) -> None:

@@ -36,6 +36,10 @@ class SubscriptionRow:
     current_period_end: date
     created_at: datetime
     trial_ends_at: datetime | None = None
+    trial_warned_at: datetime | None = None
+    #: the deployment's state and override, as locked
+    state: str = ""
+    billing_action_suspended: bool = False
 
 
 class PlanVersions:

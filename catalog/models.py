@@ -78,9 +78,7 @@ class PlanVersion(models.Model):
     #: resource kind -> included quantity, e.g. {"storage_gb": 100, "seats": 5}
     included_quotas = models.JSONField(default=dict, blank=True, validators=[validate_quotas])
     #: Days of free trial a new subscriber may ask for (0: no trial offered).
-    trial_days = models.PositiveSmallIntegerField(
-        default=0, validators=[MaxValueValidator(365)]
-    )
+    trial_days = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(365)])
     trial_end_behavior = models.CharField(
         max_length=16, choices=TrialEndBehavior.choices, default=TrialEndBehavior.ACTIVATE
     )

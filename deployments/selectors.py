@@ -19,7 +19,7 @@ from django.utils import timezone
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.scope import scope_for
 from deployments.models import Deployment, DeploymentEvent, State
-from subscriptions.selectors import addon_lines
+from subscriptions.selectors import SHAPE_PREFETCH
 
 SHOW_EVENTS = 100
 
@@ -40,7 +40,12 @@ def get_deployment_for_show(actor: Actor, deployment_id: UUID | str) -> Deployme
     return (
         deployments_visible_to(actor)
         .select_related("subscription__plan_version__plan")
-        .prefetch_related(Prefetch("subscription__addons", queryset=addon_lines()))
+        .prefetch_related(
+            *(
+                Prefetch(f"subscription__{p.prefetch_through}", queryset=p.queryset)
+                for p in SHAPE_PREFETCH
+            )
+        )
         .filter(pk=deployment_id)
         .first()
     )

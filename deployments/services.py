@@ -6,7 +6,7 @@ take a subscription and with which status)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
@@ -24,8 +24,14 @@ from deployments.errors import DeploymentNotFound, DeploymentNotSubscribable
 from deployments.events import check_reason, record_override_change, record_transition
 from deployments.models import BillingOverrideChange, Deployment, LlmMode, State
 from deployments.transitions import subscription_status_for
+from subscriptions.errors import PlanCodeRequired, TrialAlreadyUsed, TrialNotOffered
 from subscriptions.models import Subscription
-from subscriptions.services import check_addons_on_sale, open_subscription
+from subscriptions.services import (
+    check_addons_on_sale,
+    grant_trial,
+    open_subscription,
+    trial_used,
+)
 
 CREATABLE_STATES = {State.ACTIVE.value, State.TRIAL.value}
 
@@ -45,20 +51,46 @@ def create_deployment(
     template_version: str | None = None,
     initial_state: str = State.ACTIVE,
     at: datetime | None = None,
+    plan_code: str | None = None,
+    addon_codes: Iterable[str] = (),
+    trial: bool = False,
 ) -> Deployment:
-    """Create a deployment and its first event (from_state null) in one transaction.
-    `at` is its creation time (default now; the demo replays a history).
+    """Create a deployment and its first event (from_state null) in one
+    transaction, and with `plan_code` its subscription too (add-ons
+    snapshotted): all or nothing, so a refused subscribe leaves no deployment
+    behind. `at` is its creation time (default now; the demo replays a history).
 
-    Validates every field (ValidationError keyed by field). Only an operator may
-    create one in `trial`. A slug taken in the tenant is a validation error, also
-    when two creates race: the unique constraint decides and the loser is
-    reported like any other duplicate.
+    With `trial` the plan's active version must offer one (TrialNotOffered), the
+    tenant must not have had one of this plan before (TrialAlreadyUsed: one
+    trial per tenant per plan, decided by a unique constraint, so two racing
+    requests cannot both get one); the deployment starts in `trial` and its
+    subscription's trial ends `trial_days` after creation. Without a plan, only
+    an operator may create a deployment in `trial` (by hand).
+
+    Validates every field (ValidationError keyed by field). A slug taken in the
+    tenant is a validation error, also when two creates race: the unique
+    constraint decides and the loser is reported like any other duplicate.
     """
+    addon_codes = list(addon_codes)
+    if plan_code is None and (trial or addon_codes):
+        raise PlanCodeRequired()
+    trial_version = None
+    if trial:
+        trial_version = resolve_plan_version(plan_code=plan_code)
+        if trial_version is None:
+            raise PlanOrVersionNotFound()
+        if trial_version.trial_days == 0:
+            raise TrialNotOffered(plan_code)
+        if trial_used(tenant_id=tenant.id, plan_id=trial_version.plan_id):
+            raise TrialAlreadyUsed(plan_code)
+        initial_state = State.TRIAL
+    elif plan_code is not None and addon_codes:
+        check_addons_on_sale(addon_codes)
     if initial_state not in CREATABLE_STATES:
         raise ValidationError(
             {"state": [f"A deployment starts in one of {sorted(CREATABLE_STATES)}."]}
         )
-    if initial_state == State.TRIAL and actor.kind != OPERATOR:
+    if initial_state == State.TRIAL and actor.kind != OPERATOR and not trial:
         raise Forbidden()
     if not scope_for(actor).sees_tenant(tenant.id):
         raise Forbidden()
@@ -92,21 +124,37 @@ def create_deployment(
         errors["slug"] = ["A deployment with this slug already exists in the tenant."]
     if errors:
         raise ValidationError(errors)
-    try:
-        with transaction.atomic():
-            deployment.save(force_insert=True)
-            record_transition(
-                deployment=deployment,
-                from_state=None,
-                to_state=deployment.state,
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                deployment.save(force_insert=True)
+        except IntegrityError as exc:
+            raise ValidationError(
+                {"slug": ["A deployment with this slug already exists in the tenant."]}
+            ) from exc
+        record_transition(
+            deployment=deployment,
+            from_state=None,
+            to_state=deployment.state,
+            actor=actor,
+            reason="created",
+            occurred_at=now,
+        )
+        if plan_code is not None:
+            subscription = create_subscription(
+                deployment_id=deployment.pk,
+                plan_code=plan_code,
+                addon_codes=addon_codes,
                 actor=actor,
-                reason="created",
-                occurred_at=now,
+                at=now,
+                trial_ends_at=(
+                    now + timedelta(days=trial_version.trial_days) if trial_version else None
+                ),
             )
-    except IntegrityError as exc:
-        raise ValidationError(
-            {"slug": ["A deployment with this slug already exists in the tenant."]}
-        ) from exc
+            if trial_version is not None:
+                grant_trial(
+                    tenant_id=tenant.id, plan_id=trial_version.plan_id, subscription=subscription
+                )
     return deployment
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from arcadia_cloud.actors import TENANT, Actor
-from arcadia_cloud.formats import iso
+from arcadia_cloud.formats import iso, iso_sql
 from deployments.models import Deployment
 
 #: The columns of the shape, in order (`allowed_transitions` follows them).
@@ -69,16 +69,6 @@ def tenant_view_of(deployment: Deployment) -> Actor:
     return Actor(kind=TENANT, label="", tenant_id=deployment.tenant_id)
 
 
-def _sql_time(column: str) -> str:
-    # Exactly `iso()`: ISO 8601 in UTC with a Z, microseconds only when not zero.
-    utc = f"({column} AT TIME ZONE 'UTC')"
-    return (
-        f"CASE WHEN mod(date_part('microseconds', {column})::bigint, 1000000) = 0 "
-        f'THEN to_char({utc}, \'YYYY-MM-DD"T"HH24:MI:SS"Z"\') '
-        f'ELSE to_char({utc}, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') END'
-    )
-
-
 def _sql_allowed_transitions(state_column: str) -> str:
     """The tenant's moves from each state, from the map (no tenant move needs
     more than the row's own tenant, which a tenant view always has)."""
@@ -102,7 +92,7 @@ def deployment_shape_sql(alias: str) -> str:
         if field in _UUIDS:
             value = f"{column}::text"
         elif field in _TIMES:
-            value = _sql_time(column)
+            value = iso_sql(column)
         else:
             value = column
         parts.append(f"'{field}', {value}")

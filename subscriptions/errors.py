@@ -68,3 +68,41 @@ class AddonAlreadyDetached(DomainError):
 
     def body(self) -> dict:
         return {"error": self.code, "addon_line_id": self.line_id}
+
+
+class TrialNotOffered(DomainError):
+    """The plan's active version offers no trial (trial_days = 0)."""
+
+    category = "invalid"
+    code = "trial_not_offered"
+
+    def __init__(self, plan_code: str):
+        super().__init__(f"plan {plan_code} offers no trial")
+        self.plan_code = plan_code
+
+    def body(self) -> dict:
+        return {"error": self.code, "plan_code": self.plan_code}
+
+
+class TrialAlreadyUsed(DomainError):
+    """The tenant has had a trial of this plan before: one per tenant per plan."""
+
+    category = "invalid"
+    code = "trial_already_used"
+
+    def __init__(self, plan_code: str):
+        super().__init__(f"the tenant has already had a trial of plan {plan_code}")
+        self.plan_code = plan_code
+
+    def body(self) -> dict:
+        return {"error": self.code, "plan_code": self.plan_code}
+
+
+class PlanCodeRequired(DomainError):
+    """Add-ons or a trial asked for without a plan to subscribe to."""
+
+    category = "invalid"
+    code = "plan_code_required"
+
+    def body(self) -> dict:
+        return {"error": self.code, "detail": "addons and trial need a plan_code"}

@@ -11,19 +11,18 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import Prefetch
-
 from arcadia_cloud.actors import Actor
+from arcadia_cloud.formats import iso
 from feed.record import NewEvent, record_event, record_events
-from subscriptions.models import PlanChange, Subscription, SubscriptionAddon
-from subscriptions.selectors import addon_lines
-from subscriptions.shapes import render_addon, render_subscription
+from subscriptions.models import PendingChange, PlanChange, Subscription, SubscriptionAddon
+from subscriptions.selectors import SHAPE_PREFETCH
+from subscriptions.shapes import render_addon, render_pending_change, render_subscription
 
 
 def _after(subscription_id: int) -> dict:
     subscription = (
         Subscription.objects.select_related("plan_version__plan")
-        .prefetch_related(Prefetch("addons", queryset=addon_lines()))
+        .prefetch_related(*SHAPE_PREFETCH)
         .get(pk=subscription_id)
     )
     return render_subscription(subscription)
@@ -97,7 +96,12 @@ def record_addon_detached(
 
 
 def record_plan_changed(
-    *, subscription: Subscription, change: PlanChange, tenant_id: UUID, actor: Actor
+    *,
+    subscription: Subscription,
+    change: PlanChange,
+    tenant_id: UUID,
+    actor: Actor,
+    notes: str = "",
 ) -> None:
     def version(v) -> dict:
         return {
@@ -117,4 +121,44 @@ def record_plan_changed(
         plan_change_id=change.pk,
         from_version=version(change.from_version),
         to_version=version(change.to_version),
+        notes=notes,
+    )
+
+
+def record_trial_will_end(*, subscription: Subscription, tenant_id: UUID, at) -> None:
+    """`subscription.trial_will_end`, recorded once by the billing clock
+    `ARCADIA_TRIAL_WARNING_DAYS` before the trial ends."""
+    _record(
+        "subscription.trial_will_end",
+        subscription=subscription,
+        tenant_id=tenant_id,
+        actor=Actor(kind="system", label="system:billing_clock"),
+        at=at,
+        trial_ends_at=iso(subscription.trial_ends_at),
+    )
+
+
+def record_change_scheduled(
+    *, subscription: Subscription, change: PendingChange, actor: Actor
+) -> None:
+    _record(
+        "subscription.change_scheduled",
+        subscription=subscription,
+        tenant_id=subscription.deployment.tenant_id,
+        actor=actor,
+        at=change.created_at,
+        change=render_pending_change(change),
+    )
+
+
+def record_change_withdrawn(
+    *, subscription: Subscription, change: PendingChange, actor: Actor
+) -> None:
+    _record(
+        "subscription.change_withdrawn",
+        subscription=subscription,
+        tenant_id=subscription.deployment.tenant_id,
+        actor=actor,
+        at=change.withdrawn_at,
+        change=render_pending_change(change),
     )

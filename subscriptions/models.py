@@ -40,6 +40,8 @@ class Subscription(models.Model):
     current_period_start = models.DateField(default=_default_period_start)
     current_period_end = models.DateField(default=_default_period_end)
     trial_ends_at = models.DateTimeField(null=True, blank=True)
+    #: When the clock recorded `subscription.trial_will_end` (once per trial).
+    trial_warned_at = models.DateTimeField(null=True, blank=True)
     #: Set by the billing clock when it wrote the last statement this
     #: subscription will ever get (its deployment was cancelled or archived in
     #: that period): the clock never looks at it again.
@@ -119,3 +121,106 @@ class PlanChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscription_id}: {self.from_version_id} → {self.to_version_id}"
+
+
+class TrialGrant(models.Model):
+    """A tenant has had the trial of a plan: one per (tenant, plan), by a unique
+    constraint, so two racing requests cannot both get one. Written with the
+    trial's subscription, in its transaction."""
+
+    tenant = models.ForeignKey("arcadia_cloud.Tenant", on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey("catalog.Plan", on_delete=models.PROTECT, related_name="+")
+    subscription = models.OneToOneField(
+        Subscription, on_delete=models.PROTECT, related_name="trial_grant"
+    )
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "plan"], name="one_trial_per_tenant_and_plan")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} trial of {self.plan_id}"
+
+
+class PendingChange(models.Model):
+    """A change scheduled for the end of the subscription's current period: a
+    cancellation, or a move to another plan version. The billing clock applies
+    it at that boundary with the authority of whoever requested it (re-checked
+    then); until then it can be withdrawn. At most one pending change of each
+    kind per subscription (a partial unique constraint): a new one replaces the
+    old, which is withdrawn with the reason recorded."""
+
+    class Kind(models.TextChoices):
+        CANCEL = "cancel", "Cancel"
+        CHANGE_PLAN = "change_plan", "Change plan"
+
+    id = models.BigAutoField(primary_key=True)
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="pending_changes"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    target_version = models.ForeignKey(
+        "catalog.PlanVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    effective_at = models.DateTimeField()
+    #: Who asked: the clock acts with this authority when it applies the change.
+    requested_by = models.CharField(max_length=254)
+    requested_by_kind = models.CharField(max_length=16)
+    requested_by_identity_id = models.BigIntegerField(null=True, blank=True)
+    requested_by_tenant_id = models.UUIDField(null=True, blank=True)
+    request_id = models.CharField(max_length=128, blank=True, default="")
+    reason = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.CharField(max_length=254, blank=True, default="")
+    withdrawn_reason = models.CharField(max_length=500, blank=True, default="")
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=500, blank=True, default="")
+
+    PENDING = models.Q(applied_at__isnull=True, withdrawn_at__isnull=True, failed_at__isnull=True)
+
+    class Meta:
+        ordering = ["effective_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "kind"],
+                condition=models.Q(
+                    applied_at__isnull=True, withdrawn_at__isnull=True, failed_at__isnull=True
+                ),
+                name="one_pending_change_per_kind",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["cancel", "change_plan"]),
+                name="pending_change_kind_known",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="cancel", target_version__isnull=True)
+                | models.Q(kind="change_plan", target_version__isnull=False),
+                name="pending_change_target_matches_kind",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["effective_at"],
+                condition=models.Q(
+                    applied_at__isnull=True, withdrawn_at__isnull=True, failed_at__isnull=True
+                ),
+                name="pending_change_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.subscription_id} at {self.effective_at:%Y-%m-%d}"
+
+    @property
+    def status(self) -> str:
+        if self.applied_at:
+            return "applied"
+        if self.withdrawn_at:
+            return "withdrawn"
+        if self.failed_at:
+            return "failed"
+        return "pending"

@@ -8,7 +8,7 @@ one function that copies a live add-on's price onto a subscription.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
@@ -26,15 +26,25 @@ from subscriptions.errors import (
     PlanVersionUnchanged,
     SubscriptionCancelled,
     SubscriptionExists,
+    TrialAlreadyUsed,
     UnknownAddons,
 )
 from subscriptions.events import (
     record_addon_detached,
     record_addons_attached,
+    record_change_scheduled,
+    record_change_withdrawn,
     record_plan_changed,
     record_subscription_created,
 )
-from subscriptions.models import PlanChange, Status, Subscription, SubscriptionAddon
+from subscriptions.models import (
+    PendingChange,
+    PlanChange,
+    Status,
+    Subscription,
+    SubscriptionAddon,
+    TrialGrant,
+)
 from subscriptions.periods import current_month_period
 
 
@@ -68,6 +78,23 @@ def _locked_in_scope(subscription: Subscription, actor: Actor) -> Subscription:
     if locked is None:
         raise NotFound()
     return locked
+
+
+def trial_used(*, tenant_id: UUID, plan_id: int) -> bool:
+    return TrialGrant.objects.filter(tenant_id=tenant_id, plan_id=plan_id).exists()
+
+
+def grant_trial(*, tenant_id: UUID, plan_id: int, subscription: Subscription) -> TrialGrant:
+    """Record that the tenant has had this plan's trial, inside the caller's
+    transaction. The unique (tenant, plan) constraint decides a race: the
+    loser gets TrialAlreadyUsed and its whole transaction rolls back."""
+    try:
+        with transaction.atomic():
+            return TrialGrant.objects.create(
+                tenant_id=tenant_id, plan_id=plan_id, subscription=subscription
+            )
+    except IntegrityError as exc:
+        raise TrialAlreadyUsed(subscription.plan_version.plan.code) from exc
 
 
 def _has_subscription(deployment_id) -> bool:
@@ -172,8 +199,28 @@ def attach_addons(
         return lines
 
 
+def check_plan_change(locked: Subscription, target: PlanVersion) -> None:
+    """THE rules of a plan change, asked when it is made and when a scheduled
+    one is requested and applied: SubscriptionCancelled, PlanVersionUnchanged
+    (already on that version), CurrencyMismatch (a subscription bills in one
+    currency for its whole life: each statement has one currency, and the
+    add-on lines keep their snapshotted prices in the plan's currency)."""
+    if locked.status == Status.CANCELLED:
+        raise SubscriptionCancelled()
+    if locked.plan_version_id == target.pk:
+        raise PlanVersionUnchanged()
+    if target.currency != locked.plan_version.currency:
+        raise CurrencyMismatch(locked.plan_version.currency, target.currency)
+
+
 def change_plan_version(
-    *, subscription: Subscription, plan_code: str, version: int | None = None, actor: Actor
+    *,
+    subscription: Subscription,
+    plan_code: str,
+    version: int | None = None,
+    actor: Actor,
+    at: datetime | None = None,
+    notes: str = "",
 ) -> Subscription:
     """Move `subscription` to another plan version (the plan's active one unless
     `version` is given) and append a PlanChange (from, to, when, who, request id).
@@ -190,28 +237,99 @@ def change_plan_version(
         raise PlanOrVersionNotFound()
     with transaction.atomic():
         locked = _locked_in_scope(subscription, actor)
-        if locked.status == Status.CANCELLED:
-            raise SubscriptionCancelled()
-        if locked.plan_version_id == target.pk:
-            raise PlanVersionUnchanged()
-        # A subscription bills in one currency for its whole life: each
-        # statement has one currency, and the add-on lines keep their
-        # snapshotted prices (attached in the plan's currency).
-        if target.currency != locked.plan_version.currency:
-            raise CurrencyMismatch(locked.plan_version.currency, target.currency)
+        check_plan_change(locked, target)
         change = PlanChange.objects.create(
             subscription=locked,
             from_version=locked.plan_version,
             to_version=target,
+            changed_at=at or timezone.now(),
             actor=actor.label,
             request_id=actor.request_id or "",
         )
         locked.plan_version = target
         locked.save(update_fields=["plan_version", "updated_at"])
         record_plan_changed(
-            subscription=locked, change=change, tenant_id=locked.deployment.tenant_id, actor=actor
+            subscription=locked,
+            change=change,
+            tenant_id=locked.deployment.tenant_id,
+            actor=actor,
+            notes=notes,
         )
     return locked
+
+
+def schedule_change(
+    *,
+    subscription: Subscription,
+    kind: str,
+    target: PlanVersion | None,
+    actor: Actor,
+    reason: str = "",
+) -> PendingChange:
+    """Schedule `kind` for the end of the subscription's current period, inside
+    the caller's transaction (which holds the deployment's and the
+    subscription's locks and has checked that the change is allowed now). A
+    pending change of the same kind is withdrawn first ("replaced"): at most
+    one of each kind waits at a time."""
+    effective_at = datetime.combine(
+        subscription.current_period_end, datetime.min.time(), tzinfo=UTC
+    )
+    for old in PendingChange.objects.select_for_update().filter(
+        PendingChange.PENDING, subscription=subscription, kind=kind
+    ):
+        _withdraw(old, subscription=subscription, actor=actor, reason="replaced by a newer request")
+    change = PendingChange.objects.create(
+        subscription=subscription,
+        kind=kind,
+        target_version=target,
+        effective_at=effective_at,
+        requested_by=actor.label,
+        requested_by_kind=actor.kind,
+        requested_by_identity_id=actor.identity_id,
+        requested_by_tenant_id=actor.tenant_id,
+        request_id=actor.request_id or "",
+        reason=reason or "",
+    )
+    record_change_scheduled(subscription=subscription, change=change, actor=actor)
+    return change
+
+
+def withdraw_change(
+    *, subscription: Subscription, change_id: int, actor: Actor, reason: str = ""
+) -> PendingChange:
+    """Withdraw a pending change, inside the caller's transaction (which holds
+    the subscription's lock). NotFound unless it is this subscription's and
+    still pending."""
+    change = (
+        PendingChange.objects.select_for_update()
+        .filter(PendingChange.PENDING, subscription=subscription, pk=change_id)
+        .first()
+    )
+    if change is None:
+        raise NotFound()
+    _withdraw(change, subscription=subscription, actor=actor, reason=reason or "withdrawn")
+    return change
+
+
+def _withdraw(change: PendingChange, *, subscription: Subscription, actor: Actor, reason: str):
+    change.withdrawn_at = timezone.now()
+    change.withdrawn_by = actor.label
+    change.withdrawn_reason = reason[:500]
+    change.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawn_reason"])
+    record_change_withdrawn(subscription=subscription, change=change, actor=actor)
+
+
+def mark_change(change: PendingChange, *, applied: bool, failure: str = "") -> None:
+    """The clock's outcome for a change it applied (or could not: the reason is
+    kept, nothing of the change was written)."""
+    now = timezone.now()
+    if applied:
+        change.applied_at = now
+        change.save(update_fields=["applied_at"])
+    else:
+        change.failed_at = now
+        change.failure_reason = failure[:500]
+        change.save(update_fields=["failed_at", "failure_reason"])
 
 
 def detach_addon(

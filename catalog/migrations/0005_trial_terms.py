@@ -5,28 +5,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0004_addon_verbose_name'),
+        ("catalog", "0004_addon_verbose_name"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='planversion',
-            name='trial_days',
-            field=models.PositiveSmallIntegerField(default=0, validators=[django.core.validators.MaxValueValidator(365)]),
+            model_name="planversion",
+            name="trial_days",
+            field=models.PositiveSmallIntegerField(
+                default=0, validators=[django.core.validators.MaxValueValidator(365)]
+            ),
         ),
         migrations.AddField(
-            model_name='planversion',
-            name='trial_end_behavior',
-            field=models.CharField(choices=[('activate', 'Activate (billing starts)'), ('past_due', 'Past due (awaiting payment)'), ('cancel', 'Cancel')], default='activate', max_length=16),
+            model_name="planversion",
+            name="trial_end_behavior",
+            field=models.CharField(
+                choices=[
+                    ("activate", "Activate (billing starts)"),
+                    ("past_due", "Past due (awaiting payment)"),
+                    ("cancel", "Cancel"),
+                ],
+                default="activate",
+                max_length=16,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='planversion',
-            constraint=models.CheckConstraint(condition=models.Q(('trial_end_behavior__in', ['activate', 'past_due', 'cancel'])), name='planversion_trial_end_behavior_known'),
+            model_name="planversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("trial_end_behavior__in", ["activate", "past_due", "cancel"])),
+                name="planversion_trial_end_behavior_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='planversion',
-            constraint=models.CheckConstraint(condition=models.Q(('trial_days__lte', 365)), name='planversion_trial_days_at_most_365'),
+            model_name="planversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("trial_days__lte", 365)),
+                name="planversion_trial_days_at_most_365",
+            ),
         ),
     ]

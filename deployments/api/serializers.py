@@ -15,6 +15,7 @@ from rest_framework import serializers
 from arcadia_cloud.api import fields
 from arcadia_cloud.formats import iso
 from deployments.api.subscription_rendering import SubscriptionOut
+from deployments.api.subscription_serializers import CodeField
 from deployments.models import SLUG_PATTERN, Deployment, DeploymentEvent, LlmMode, State
 from deployments.transitions import allowed_targets
 
@@ -65,6 +66,24 @@ class DeploymentCreateIn(serializers.Serializer):
         max_length=50, required=False, allow_null=True, allow_blank=True
     )
     tenant_id = fields.UUIDField(required=False, allow_null=True)
+    plan_code = CodeField(
+        required=False,
+        help_text="Subscribe the new deployment to this plan in the same transaction.",
+    )
+    addons = serializers.ListField(
+        child=CodeField(),
+        required=False,
+        max_length=50,
+        help_text="Add-on codes to attach at today's price; needs plan_code (else 422 "
+        "plan_code_required).",
+    )
+    trial = fields.BooleanField(
+        required=False,
+        default=False,
+        help_text="Start in trial: needs plan_code (else 422 plan_code_required); the plan "
+        "must offer one (422 trial_not_offered); once per tenant and plan (422 "
+        "trial_already_used).",
+    )
 
 
 @extend_schema_field(serializers.ChoiceField(choices=State.choices))
@@ -118,6 +137,11 @@ class EventOut(serializers.Serializer):
 
 class DeploymentEnvelope(serializers.Serializer):
     deployment = DeploymentOut()
+
+
+class DeploymentCreatedOut(serializers.Serializer):
+    deployment = DeploymentOut()
+    subscription = SubscriptionOut(required=False, help_text="When created with a plan_code.")
 
 
 class DeploymentListOut(serializers.Serializer):

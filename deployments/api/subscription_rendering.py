@@ -23,6 +23,23 @@ class SubscriptionAddonOut(serializers.Serializer):
     attached_at = serializers.DateTimeField()
 
 
+class PendingChangeOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["cancel", "change_plan"])
+    status = serializers.ChoiceField(choices=["pending", "applied", "withdrawn", "failed"])
+    effective_at = serializers.DateTimeField(help_text="The end of the period it waits for.")
+    requested_by = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    plan_code = serializers.CharField(required=False, help_text="A plan change's target.")
+    plan_version = serializers.IntegerField(required=False)
+    plan_version_id = serializers.IntegerField(required=False)
+    withdrawn_at = serializers.DateTimeField(required=False)
+    withdrawn_reason = serializers.CharField(required=False)
+    failed_at = serializers.DateTimeField(required=False)
+    failure_reason = serializers.CharField(required=False)
+
+
 class SubscriptionOut(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=Status.choices)
@@ -35,3 +52,6 @@ class SubscriptionOut(serializers.Serializer):
     current_period_end = serializers.DateField()
     trial_ends_at = serializers.DateTimeField(allow_null=True)
     addons = SubscriptionAddonOut(many=True)
+    pending_changes = PendingChangeOut(
+        many=True, help_text="Changes scheduled for the end of the current period."
+    )

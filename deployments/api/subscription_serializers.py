@@ -51,6 +51,25 @@ class ChangePlanIn(serializers.Serializer):
     version = fields.IntegerField(
         min_value=1, max_value=VERSION_MAX, required=False, allow_null=True
     )
+    effective = fields.ChoiceField(
+        choices=["now", "period_end"],
+        required=False,
+        default="now",
+        help_text="`period_end` schedules the change for the end of the current period.",
+    )
+    reason = fields.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class CancelIn(serializers.Serializer):
+    at_period_end = fields.BooleanField(
+        help_text="false: cancel now (the deployment moves to `cancelled`); true: at the end "
+        "of the current period."
+    )
+    reason = fields.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class WithdrawIn(serializers.Serializer):
+    reason = fields.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class SubscriptionEnvelope(serializers.Serializer):

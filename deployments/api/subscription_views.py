@@ -17,10 +17,16 @@ from arcadia_cloud.actors import Actor
 from arcadia_cloud.errors import NotFound
 from deployments.api.subscription_serializers import (
     AttachAddonIn,
+    CancelIn,
     ChangePlanIn,
     SubscribeIn,
     SubscriptionEnvelope,
     SubscriptionErrorOut,
+)
+from deployments.scheduling import (
+    cancel_subscription,
+    schedule_plan_change,
+    withdraw_pending_change,
 )
 from deployments.selectors import get_deployment_visible_to
 from deployments.services import create_subscription
@@ -148,11 +154,75 @@ class ChangePlanView(_DeploymentScoped):
         subscription = self.subscription(request, pk)
         data = ChangePlanIn(data=request.data)
         data.is_valid(raise_exception=True)
-        change_plan_version(
-            subscription=subscription,
-            plan_code=data.validated_data["plan_code"],
-            version=data.validated_data.get("version"),
+        values = data.validated_data
+        actor = Actor.from_api_request(request)
+        if values["effective"] == "period_end":
+            schedule_plan_change(
+                deployment_id=subscription.deployment_id,
+                plan_code=values["plan_code"],
+                version=values.get("version"),
+                actor=actor,
+                reason=values["reason"],
+            )
+        else:
+            change_plan_version(
+                subscription=subscription,
+                plan_code=values["plan_code"],
+                version=values.get("version"),
+                actor=actor,
+            )
+        return Response(_rendered(subscription.deployment_id))
+
+
+class CancelView(_DeploymentScoped):
+    @extend_schema(
+        operation_id="deployments_subscription_cancel",
+        summary="Cancel now, or at the end of the current period",
+        request=CancelIn,
+        examples=[
+            OpenApiExample(
+                "At the end of the period",
+                request_only=True,
+                value={"at_period_end": True, "reason": "Moving to another provider"},
+            )
+        ],
+        responses={
+            200: SubscriptionEnvelope,
+            403: _error("The transitions map does not let this caller cancel"),
+            422: _error("Not a move from the deployment's state (invalid_transition), bad input"),
+            **COMMON,
+        },
+    )
+    def post(self, request, pk):
+        subscription = self.subscription(request, pk)
+        data = CancelIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        cancel_subscription(
+            deployment_id=subscription.deployment_id,
             actor=Actor.from_api_request(request),
+            at_period_end=data.validated_data["at_period_end"],
+            reason=data.validated_data["reason"],
+        )
+        return Response(_rendered(subscription.deployment_id))
+
+
+class PendingChangeView(_DeploymentScoped):
+    @extend_schema(
+        operation_id="deployments_subscription_withdraw_pending_change",
+        summary="Withdraw a change scheduled for the end of the period",
+        responses={
+            200: SubscriptionEnvelope,
+            404: _error("No such deployment (or another tenant's), or no such pending change"),
+            **{k: v for k, v in COMMON.items() if k != 404},
+        },
+    )
+    def delete(self, request, pk, change_id):
+        subscription = self.subscription(request, pk)
+        withdraw_pending_change(
+            deployment_id=subscription.deployment_id,
+            change_id=change_id,
+            actor=Actor.from_api_request(request),
+            reason="withdrawn by the requester",
         )
         return Response(_rendered(subscription.deployment_id))
 

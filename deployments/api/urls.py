@@ -5,8 +5,10 @@ from arcadia_cloud.api.routes import DEPLOYMENT_PREFIX as DEPLOYMENT
 from deployments.api.feed_views import FeedView
 from deployments.api.subscription_views import (
     AttachAddonView,
+    CancelView,
     ChangePlanView,
     DetachAddonView,
+    PendingChangeView,
     SubscribeView,
 )
 from deployments.api.views import DeploymentViewSet
@@ -32,5 +34,15 @@ urlpatterns = [
         DEPLOYMENT + r"subscription/change-plan$",
         ChangePlanView.as_view(),
         name="deployment-subscription-change-plan",
+    ),
+    re_path(
+        DEPLOYMENT + r"subscription/cancel$",
+        CancelView.as_view(),
+        name="deployment-subscription-cancel",
+    ),
+    re_path(
+        DEPLOYMENT + r"subscription/pending-changes/(?P<change_id>[0-9]{1,18})$",
+        PendingChangeView.as_view(),
+        name="deployment-subscription-pending-change",
     ),
 ]

@@ -30,6 +30,7 @@ from arcadia_cloud.selectors import get_tenant
 from deployments import selectors
 from deployments.api.filters import DeploymentFilter
 from deployments.api.serializers import (
+    DeploymentCreatedOut,
     DeploymentCreateIn,
     DeploymentEnvelope,
     DeploymentListOut,
@@ -42,6 +43,7 @@ from deployments.api.serializers import (
 )
 from deployments.services import create_deployment
 from deployments.transitions import transition_state
+from subscriptions.selectors import get_subscription_for_deployment
 from subscriptions.shapes import render_subscription
 
 ERRORS = {
@@ -101,7 +103,7 @@ class DeploymentViewSet(viewsets.GenericViewSet):
     @extend_schema(
         operation_id="deployments_create",
         request=DeploymentCreateIn,
-        responses={201: DeploymentEnvelope, 403: ErrorOut, 422: ErrorOut, **ERRORS},
+        responses={201: DeploymentCreatedOut, 403: ErrorOut, 422: ErrorOut, **ERRORS},
         examples=[
             OpenApiExample(
                 "A managed deployment",
@@ -136,11 +138,14 @@ class DeploymentViewSet(viewsets.GenericViewSet):
         identity = request.user
         tenant = self._tenant_for_create(identity, values.pop("tenant_id", None))
         actor = Actor.from_api_request(request)
+        values["addon_codes"] = values.pop("addons", None) or []
         deployment = create_deployment(tenant=tenant, actor=actor, **values)
-        return Response(
-            {"deployment": render_deployment(deployment, actor)},
-            status=status.HTTP_201_CREATED,
-        )
+        body = {"deployment": render_deployment(deployment, actor)}
+        if values.get("plan_code"):
+            body["subscription"] = render_subscription(
+                get_subscription_for_deployment(deployment.pk)
+            )
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @staticmethod
     def _tenant_for_create(identity, tenant_id) -> Tenant:

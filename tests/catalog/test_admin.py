@@ -215,7 +215,14 @@ def test_a_draft_published_while_its_form_was_open_is_not_changed(
     url = f"/admin/catalog/planversion/{draft.pk}/change/"
     response = superuser_client.post(
         url,
-        {"price_cents": "777", "currency": "USD", "interval": "month", "included_quotas": "{}", "trial_days": "0", "trial_end_behavior": "activate"},
+        {
+            "price_cents": "777",
+            "currency": "USD",
+            "interval": "month",
+            "included_quotas": "{}",
+            "trial_days": "0",
+            "trial_end_behavior": "activate",
+        },
         follow=True,
     )
     assert response.status_code == 200

@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from arcadia_cloud.models import ApiToken
 from deployments.models import Deployment, DeploymentEvent
+from deployments.scheduling import schedule_plan_change
 from deployments.services import create_subscription
-from subscriptions.models import PlanChange, Subscription, SubscriptionAddon
+from subscriptions.models import PendingChange, PlanChange, Subscription, SubscriptionAddon
 from tests.factories import SYSTEM_ACTOR, make_deployment, token_for
 from tests.reliability.conftest import bearer, post_json
 
@@ -170,6 +171,17 @@ EXPECTED: dict[tuple[str, str], Row] = {
         _per_object(200), objects=True, given="subscribed", catalog=True
     ),
     ("deployment-statements", "GET"): Row(_per_object(200), objects=True),
+    ("deployment-subscription-cancel", "POST"): Row(
+        _per_object(200),
+        body={"at_period_end": True, "reason": "matrix"},
+        objects=True,
+        given="subscribed",
+        catalog=True,
+    ),
+    # The change is the target deployment's own scheduled change.
+    ("deployment-subscription-pending-change", "DELETE"): Row(
+        _per_object(200), objects=True, given="scheduled", catalog=True
+    ),
     ("deployment-statements-upcoming", "GET"): Row(
         _per_object(200), objects=True, given="subscribed", catalog=True
     ),
@@ -222,6 +234,11 @@ def _subscribe_all(world):
         )
 
 
+def _schedule_all(world):
+    for deployment in world["deployments"]:
+        schedule_plan_change(deployment_id=deployment.pk, plan_code="team", actor=SYSTEM_ACTOR)
+
+
 def _path_kwargs(kwargs: tuple[str, ...], target) -> dict:
     """The route's path values for `target` (None: an object that does not exist)."""
     values = {}
@@ -235,6 +252,13 @@ def _path_kwargs(kwargs: tuple[str, ...], target) -> dict:
                 else None
             )
             values[name] = line.pk if line is not None else 2**40
+        elif name == "change_id":
+            change = (
+                PendingChange.objects.filter(subscription__deployment=target).first()
+                if target is not None
+                else None
+            )
+            values[name] = change.pk if change is not None else 2**40
         else:
             raise AssertionError(f"no value for the path parameter {name!r}")
     return values
@@ -247,6 +271,7 @@ def _snapshot():
         sorted(Subscription.objects.values_list("id", "status", "plan_version_id")),
         SubscriptionAddon.objects.count(),
         SubscriptionAddon.objects.filter(detached_at__isnull=False).count(),
+        sorted(PendingChange.objects.values_list("id", "withdrawn_at", "applied_at")),
         PlanChange.objects.count(),
     )
 
@@ -271,8 +296,10 @@ def test_route_answers_each_caller_as_expected(world, name, method, kwargs, role
     client = world["clients"][role]
     if row.catalog:
         call_command("seed_catalog", verbosity=0)
-    if row.given == "subscribed":
+    if row.given in ("subscribed", "scheduled"):
         _subscribe_all(world)
+    if row.given == "scheduled":
+        _schedule_all(world)
     if not row.objects:
         before = _snapshot()
         response = _call(client, method, reverse(name), row.body, world)

@@ -26,8 +26,9 @@ def subscription(deployment, system_actor):
 
 
 def test_payload_is_two_queries(deployment, subscription, django_assert_max_num_queries):
-    # 1: subscription JOIN plan_version JOIN plan; 2: its add-on lines
-    with django_assert_max_num_queries(2):
+    # 1: subscription JOIN plan_version JOIN plan; 2: its add-on lines;
+    # 3: its pending changes
+    with django_assert_max_num_queries(3):
         payload = payload_of(deployment.pk)
     assert len(payload["addons"]) == 10
     assert set(payload) == set(SubscriptionOut().fields)
@@ -48,6 +49,7 @@ def test_deployment_show_embeds_the_subscription(tenant_client, deployment, subs
     assert set(shown) == {
         "id", "status", "plan_code", "plan_version_id", "plan_version", "price_cents",
         "currency", "current_period_start", "current_period_end", "trial_ends_at", "addons",
+        "pending_changes",
     }  # fmt: skip
     assert shown["id"] == subscription.pk
     assert shown["status"] == "active"

@@ -67,6 +67,7 @@ def test_bar_studio_with_storage_keeps_its_price_and_new_subscribers_pay_the_new
                 "attached_at": iso(line.attached_at),
             }
         ],
+        "pending_changes": [],
     }
     assert Subscription.objects.get().deployment_id == first.pk
 

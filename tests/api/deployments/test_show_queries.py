@@ -37,9 +37,9 @@ def test_show_is_four_queries_with_subscription_and_events(
     tenant_client.get("/api/v1/me")  # the token's last-used write happens once, here
     # 1: token JOIN identity JOIN tenant
     # 2: deployment LEFT JOIN subscription, plan version, plan
-    # 3: the subscription's add-on lines
-    # 4: the newest 100 events
-    with django_assert_max_num_queries(4):
+    # 3: the subscription's add-on lines; 4: its pending changes
+    # 5: the newest 100 events
+    with django_assert_max_num_queries(5):
         response = tenant_client.get(f"/api/v1/deployments/{busy_deployment.pk}")
     assert response.status_code == 200
     body = response.json()
@@ -75,8 +75,8 @@ def test_show_stays_four_queries_with_many_addon_lines(
     lines = 1 + 3 * len(usd)
     assert lines >= 10
     tenant_client.get("/api/v1/me")
-    # the same 4 queries as with one line: the add-on lines are one query
-    with django_assert_max_num_queries(4):
+    # the same 5 queries as with one line: the add-on lines are one query
+    with django_assert_max_num_queries(5):
         response = tenant_client.get(f"/api/v1/deployments/{busy_deployment.pk}")
     assert response.status_code == 200
     assert len(response.json()["subscription"]["addons"]) == lines
