@@ -78,6 +78,17 @@ class IntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class BooleanField(serializers.BooleanField):
+    """A JSON boolean: not "true", not 1."""
+
+    default_error_messages = {"invalid": "Must be a boolean."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 class UUIDField(serializers.UUIDField):
     """A UUID as a JSON string (DRF would also read an integer as one)."""
 
