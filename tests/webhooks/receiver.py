@@ -127,7 +127,7 @@ def running_receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self):  # noqa: N802 (http.server's naming)
+        def do_POST(self):
             receiver._handle(self)
 
         def log_message(self, format, *args):
