@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from arcadia_cloud.db import server_binding_cursor
 from feed.selectors import feed_head
-from feed.sql import EVENT_TABLE
+from feed.sql import EVENT_TABLE, SETTLE_PENDING_SQL
 from feed.types import EVENT_TYPES, BadTypePattern, expand_patterns
 from webhooks.models import Delivery, DispatchCursor, WebhookEndpoint
 
@@ -65,6 +65,15 @@ def lock_dispatch() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DISPATCH_LOCK_KEY])
+
+
+def settle_own_events() -> None:
+    """Position the events this transaction wrote itself, so it reads them
+    (as `read_feed` does): none in a worker's own transaction, but a caller
+    that records and dispatches in one transaction (a test) sees its events."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(SETTLE_PENDING_SQL)
 
 
 def wake_workers() -> None:
@@ -108,6 +117,7 @@ def dispatch(*, batch: int = DEFAULT_BATCH, now: datetime | None = None) -> Disp
     """
     now = now or timezone.now()
     with transaction.atomic():
+        settle_own_events()
         lock_dispatch()
         position = _locked_cursor()
         with connection.cursor() as cursor:

@@ -23,7 +23,13 @@ from feed.record import record_event
 from feed.selectors import feed_head, retention_watermark
 from feed.types import BadTypePattern, expand_patterns
 from webhooks import ssrf
-from webhooks.dispatch import insert_deliveries, lock_dispatch, types_of, wake_workers
+from webhooks.dispatch import (
+    insert_deliveries,
+    lock_dispatch,
+    settle_own_events,
+    types_of,
+    wake_workers,
+)
 from webhooks.errors import DeliveryInFlight, EndpointDisabled, InvalidField
 from webhooks.models import Delivery, DeliveryStatus, EndpointSecret, WebhookEndpoint
 from webhooks.selectors import endpoints_visible_to
@@ -253,6 +259,7 @@ def replay(*, actor: Actor, endpoint_id: UUID | str, after: str) -> int:
     anchor = parse_after(after)
     now = timezone.now()
     with transaction.atomic():
+        settle_own_events()
         endpoint = _locked(actor, endpoint_id)
         if not endpoint.enabled:
             raise EndpointDisabled()
