@@ -150,6 +150,12 @@ class EndpointDetailView(_EndpointScoped):
         summary="Change the URL, types, description, or enable / disable it",
         request=EndpointUpdateIn,
         responses={200: EndpointEnvelope, **MISSING, **INVALID, **COMMON},
+        examples=[
+            OpenApiExample(
+                "Only resource events", request_only=True, value={"types": ["resource.*"]}
+            ),
+            OpenApiExample("Switch it back on", request_only=True, value={"enabled": True}),
+        ],
     )
     def patch(self, request, pk):
         self.endpoint(request, pk)
@@ -227,6 +233,16 @@ class ReplayView(_EndpointScoped):
         operation_id="webhook_endpoints_replay",
         summary="Deliver again every matching event after a feed cursor (same webhook-ids)",
         request=ReplayIn,
+        examples=[
+            OpenApiExample(
+                "Everything after a cursor",
+                request_only=True,
+                value={"after": "1.4711"},
+            ),
+            OpenApiExample(
+                "Scheduled", response_only=True, status_codes=["200"], value={"scheduled": 12}
+            ),
+        ],
         responses={
             200: ReplayOut,
             409: _error("endpoint_disabled"),
