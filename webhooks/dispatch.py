@@ -182,10 +182,18 @@ def insert_deliveries(
     """One INSERT ... SELECT: a delivery for each event with `after` < position
     <= `through` (no upper bound when None) and each (endpoint, type) pair
     that matches it, where the endpoint is enabled and sees the event's
-    tenant. Normal dispatch also requires the event to be after the
-    endpoint's `start_position` and skips existing pairs; `replay` ignores
-    the start and makes existing pairs due again (not while an attempt is in
-    flight), counting the attempts afresh. Returns the rows written."""
+    tenant. Returns the rows written.
+
+    Normal dispatch also requires the event to be after the endpoint's
+    `start_position`, skips existing pairs, and makes due now only the first
+    delivery of each (endpoint, deployment) lane that has nothing pending
+    yet: the others wait with no `next_attempt_at` until the one before them
+    is done (the worker releases the next one; see `release_next`), so the
+    claim never wades through a deployment's backlog. `replay` ignores the
+    start and makes every matched pair due now, existing ones again (not
+    while an attempt is in flight) with the attempts counted afresh; the
+    claim's order check still sends each lane oldest first.
+    """
     if not pairs:
         return 0
     postgres = connection.vendor == "postgresql"
@@ -204,34 +212,53 @@ def insert_deliveries(
         "ep.enabled",
         "(ep.tenant_id IS NULL OR ep.tenant_id = ev.tenant_id)",
     ]
-    params: list = [stamp, stamp, stamp, *wanted_params, after]
+    matched_params: list = [*wanted_params, after]
     if through is not None:
         where.append("ev.position <= %s")
-        params.append(through)
-    if not replay:
-        where.append("ev.position > ep.start_position")
-    if replay:
-        conflict = (
-            "DO UPDATE SET status = 'pending', attempts = 0, scheduled_at = excluded.scheduled_at, "
-            "next_attempt_at = excluded.next_attempt_at, leased_until = NULL, delivered_at = NULL "
-            f"WHERE {DELIVERY_TABLE}.leased_until IS NULL OR {DELIVERY_TABLE}.leased_until < %s"
-        )
-        params.append(stamp)
-    else:
-        conflict = "DO NOTHING"
-    sql = (
+        matched_params.append(through)
+    columns = (
         f"INSERT INTO {DELIVERY_TABLE} (endpoint_id, event_id, position, deployment_id, "
         "event_type, status, attempts, scheduled_at, next_attempt_at, created_at, "
         "last_response, last_error) "
-        "SELECT ep.id, ev.id, ev.position, ev.deployment_id, ev.type, 'pending', 0, "
-        "%s, %s, %s, '', '' "
+    )
+    matched = (
         f"FROM {EVENT_TABLE} AS ev "
         f"JOIN {wanted} ON m.type = ev.type "
         f"JOIN {ENDPOINT_TABLE} AS ep ON ep.id = m.endpoint_id "
-        f"WHERE {' AND '.join(where)} "
-        "ORDER BY ev.position, ep.id "
-        f"ON CONFLICT (endpoint_id, event_id) {conflict}"
     )
+    if replay:
+        sql = (
+            columns + "SELECT ep.id, ev.id, ev.position, ev.deployment_id, ev.type, 'pending', 0, "
+            "%s, %s, %s, '', '' "
+            + matched
+            + f"WHERE {' AND '.join(where)} ORDER BY ev.position, ep.id "
+            "ON CONFLICT (endpoint_id, event_id) DO UPDATE SET status = 'pending', attempts = 0, "
+            "scheduled_at = excluded.scheduled_at, next_attempt_at = excluded.next_attempt_at, "
+            "leased_until = NULL, delivered_at = NULL "
+            f"WHERE {DELIVERY_TABLE}.leased_until IS NULL OR {DELIVERY_TABLE}.leased_until < %s"
+        )
+        params = [stamp, stamp, stamp, *matched_params, stamp]
+    else:
+        where.append("ev.position > ep.start_position")
+        where.append(
+            f"NOT EXISTS (SELECT 1 FROM {DELIVERY_TABLE} AS x "
+            "WHERE x.endpoint_id = ep.id AND x.event_id = ev.id)"
+        )
+        sql = (
+            columns + "SELECT s.endpoint_id, s.event_id, s.position, s.deployment_id, s.type, "
+            "'pending', 0, %s, CASE WHEN s.deployment_id IS NULL OR (s.lane_rank = 1 "
+            f"AND NOT EXISTS (SELECT 1 FROM {DELIVERY_TABLE} AS p "
+            "WHERE p.endpoint_id = s.endpoint_id AND p.deployment_id = s.deployment_id "
+            "AND p.status = 'pending')) THEN %s ELSE NULL END, %s, '', '' "
+            "FROM (SELECT ep.id AS endpoint_id, ev.id AS event_id, ev.position, "
+            "ev.deployment_id, ev.type, row_number() OVER "
+            "(PARTITION BY ep.id, ev.deployment_id ORDER BY ev.position) AS lane_rank "
+            + matched
+            + f"WHERE {' AND '.join(where)}) AS s "
+            "WHERE true ORDER BY s.position, s.endpoint_id "
+            "ON CONFLICT (endpoint_id, event_id) DO NOTHING"
+        )
+        params = [stamp, stamp, stamp, *matched_params]
     if postgres:
         with server_binding_cursor() as cursor:
             cursor.execute(sql, params)
@@ -239,3 +266,22 @@ def insert_deliveries(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+#: The next delivery of one (endpoint, deployment) lane becomes due, if it was
+#: waiting: run after a delivery of the lane is done (succeeded or failed).
+RELEASE_NEXT_SQL = (
+    f"UPDATE {DELIVERY_TABLE} SET next_attempt_at = %s WHERE id = ("
+    f"SELECT id FROM {DELIVERY_TABLE} WHERE endpoint_id = %s AND deployment_id = %s "
+    "AND status = 'pending' ORDER BY position LIMIT 1) AND next_attempt_at IS NULL"
+)
+
+
+def lock_lanes_shared() -> None:
+    """Taken by whoever finishes deliveries (and releases the next of their
+    lane) until its transaction ends: shared among workers, exclusive with
+    the dispatcher, so a delivery the dispatcher inserts as waiting always
+    sees the one before it still pending, or is released by its finisher."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [DISPATCH_LOCK_KEY])

@@ -125,7 +125,7 @@ class Delivery(models.Model):
         indexes = [
             # The claim: due pending deliveries, soonest first.
             models.Index(
-                fields=["next_attempt_at"],
+                fields=["next_attempt_at", "id"],
                 condition=Q(status="pending"),
                 name="webhooks_delivery_due",
             ),

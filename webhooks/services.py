@@ -260,6 +260,10 @@ def replay(*, actor: Actor, endpoint_id: UUID | str, after: str) -> int:
     now = timezone.now()
     with transaction.atomic():
         settle_own_events()
+        # One writer of new deliveries at a time (the dispatcher's inserts and
+        # these see each other); taken before the endpoint's row, as
+        # everywhere, so the two never wait on each other in turn.
+        lock_dispatch()
         endpoint = _locked(actor, endpoint_id)
         if not endpoint.enabled:
             raise EndpointDisabled()

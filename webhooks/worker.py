@@ -36,7 +36,9 @@ from webhooks.dispatch import (
     DEFAULT_BATCH,
     DELIVERY_TABLE,
     ENDPOINT_TABLE,
+    RELEASE_NEXT_SQL,
     dispatch,
+    lock_lanes_shared,
     needs_dispatch,
 )
 from webhooks.models import RESPONSE_KEEP_BYTES, Delivery, DeliveryStatus, EndpointSecret
@@ -56,6 +58,8 @@ MAX_CONCURRENCY = 64
 #: polling interval without LISTEN (SQLite).
 IDLE_SECONDS = 5.0
 POLL_SECONDS = 1.0
+#: How long the main thread gathers finished attempts into one write.
+GATHER_SECONDS = 0.01
 _WAKE = object()
 
 
@@ -83,59 +87,122 @@ class Result:
 
 # ---- claiming -----------------------------------------------------------------------
 
-_CLAIM_COLUMNS = (
-    "d.id, d.endpoint_id, d.deployment_id, d.position, d.attempts, d.scheduled_at, ep.url, "
-    "ep.failing_since, ev.id, ev.position, ev.type, ev.tenant_id, ev.deployment_id, "
-    "ev.occurred_at, ev.data, ev.request_id"
+_EVENT_COLUMNS = (
+    "ev.id, ev.position, ev.type, ev.tenant_id, ev.deployment_id, ev.occurred_at, ev.data, "
+    "ev.request_id"
 )
+_DUE = (
+    "d.status = 'pending' AND d.next_attempt_at <= {now} AND ep.enabled "
+    "AND (d.deployment_id IS NULL OR NOT EXISTS ("
+    f"SELECT 1 FROM {DELIVERY_TABLE} AS p WHERE p.endpoint_id = d.endpoint_id "
+    "AND p.deployment_id = d.deployment_id AND p.status = 'pending' "
+    "AND p.position < d.position))"
+)
+# PostgreSQL: one statement (one round trip, its own short transaction): pick
+# the due rows with SKIP LOCKED, lease them, return them with their endpoint
+# and event.
+_CLAIM_PG = (
+    "WITH due AS ("
+    f"SELECT d.id FROM {DELIVERY_TABLE} AS d JOIN {ENDPOINT_TABLE} AS ep "
+    "ON ep.id = d.endpoint_id "
+    f"WHERE {_DUE.format(now='now()')} "
+    "ORDER BY d.next_attempt_at, d.id LIMIT %s FOR UPDATE OF d SKIP LOCKED), "
+    f"leased AS (UPDATE {DELIVERY_TABLE} AS d SET attempts = d.attempts + 1, "
+    "next_attempt_at = now() + %s, leased_until = now() + %s, last_attempt_at = now() "
+    "FROM due WHERE d.id = due.id RETURNING d.id, d.endpoint_id, d.deployment_id, "
+    "d.position, d.attempts, d.scheduled_at, d.event_id) "
+    f"SELECT l.id, l.endpoint_id, l.deployment_id, l.position, l.attempts, l.scheduled_at, "
+    f"ep.url, ep.failing_since, {_EVENT_COLUMNS}, now() "
+    f"FROM leased AS l JOIN {ENDPOINT_TABLE} AS ep ON ep.id = l.endpoint_id "
+    f"LEFT JOIN {EVENT_TABLE} AS ev ON ev.id = l.event_id ORDER BY l.id"
+)
+# SQLite (one writer): select, then lease.
+_CLAIM_SQLITE = (
+    "SELECT d.id, d.endpoint_id, d.deployment_id, d.position, d.attempts + 1, d.scheduled_at, "
+    f"ep.url, ep.failing_since, {_EVENT_COLUMNS} FROM {DELIVERY_TABLE} AS d "
+    f"JOIN {ENDPOINT_TABLE} AS ep ON ep.id = d.endpoint_id "
+    f"LEFT JOIN {EVENT_TABLE} AS ev ON ev.id = d.event_id "
+    f"WHERE {_DUE.format(now='%s')} ORDER BY d.next_attempt_at, d.id LIMIT %s"
+)
+#: How long a worker re-uses an endpoint's signing secrets. A rotation adds a
+#: secret and keeps the old one valid for 24 h, so a few seconds of the old
+#: set alone still verifies at the receiver.
+SECRETS_TTL_SECONDS = 5.0
 
 
-def claim(limit: int) -> list[Claimed]:
-    """Lease up to `limit` due deliveries, soonest due first, in one short
-    transaction: SELECT ... FOR UPDATE SKIP LOCKED (two workers never take
-    the same row), then one UPDATE setting the lease and counting the
-    attempt. A delivery whose (endpoint, deployment) has an earlier delivery
-    still pending is not due: per-deployment order. Queries: the select, the
-    update, the endpoints' secrets."""
+class SignerCache:
+    """Each endpoint's `Signer`, reloaded after `SECRETS_TTL_SECONDS`."""
+
+    def __init__(self, ttl: float = SECRETS_TTL_SECONDS):
+        self._ttl = ttl
+        self._cache: dict[UUID, tuple[float, Signer | None]] = {}
+
+    def for_endpoints(self, endpoint_ids: set[UUID], now: datetime) -> dict[UUID, Signer | None]:
+        clock = time.monotonic()
+        stale = {e for e in endpoint_ids if clock - self._cache.get(e, (-1e9, None))[0] > self._ttl}
+        if stale:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            loaded = _signers(stale, now)
+            for endpoint_id in stale:
+                self._cache[endpoint_id] = (clock, loaded.get(endpoint_id))
+        return {e: self._cache[e][1] for e in endpoint_ids}
+
+
+def use_async_commit() -> None:
+    """The worker's own writes (claims, outcomes, dispatches) commit without
+    waiting for the WAL flush (PostgreSQL `synchronous_commit = off`): a
+    database crash can lose the last fraction of a second of them, which
+    only means a delivery is sent again (at least once, same webhook-id) or
+    dispatched again (its cursor is rolled back with it). Per session."""
+    if connection.vendor != "postgresql":
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    if getattr(connection, "_webhooks_async_commit", None) is not raw:
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO off")
+        connection._webhooks_async_commit = raw
+
+
+def claim(limit: int, signers: SignerCache | None = None) -> list[Claimed]:
+    """Lease up to `limit` due deliveries, soonest due first: FOR UPDATE SKIP
+    LOCKED (two workers never take the same row) and one UPDATE setting the
+    lease and counting the attempt, in one short transaction (on PostgreSQL
+    one statement). A delivery whose (endpoint, deployment) has an earlier
+    delivery still pending is not due: per-deployment order. Then the
+    endpoints' secrets (cached for a few seconds)."""
     if limit <= 0:
         return []
-    postgres = connection.vendor == "postgresql"
-    with transaction.atomic():
+    lease = LEASE
+    if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            if postgres:
-                cursor.execute("SELECT now()")
-                now = cursor.fetchone()[0]
-            else:
-                now = timezone.now()
-            stamp = connection.ops.adapt_datetimefield_value(now)
-            lock = " FOR UPDATE OF d SKIP LOCKED" if postgres else ""
-            cursor.execute(
-                f"SELECT {_CLAIM_COLUMNS} FROM {DELIVERY_TABLE} AS d "
-                f"JOIN {ENDPOINT_TABLE} AS ep ON ep.id = d.endpoint_id "
-                f"LEFT JOIN {EVENT_TABLE} AS ev ON ev.id = d.event_id "
-                "WHERE d.status = 'pending' AND d.next_attempt_at <= %s AND ep.enabled "
-                "AND (d.deployment_id IS NULL OR NOT EXISTS ("
-                f"SELECT 1 FROM {DELIVERY_TABLE} AS p WHERE p.endpoint_id = d.endpoint_id "
-                "AND p.deployment_id = d.deployment_id AND p.status = 'pending' "
-                "AND p.position < d.position)) "
-                f"ORDER BY d.next_attempt_at, d.id LIMIT %s{lock}",
-                [stamp, limit],
-            )
+            cursor.execute(_CLAIM_PG, [limit, lease, lease])
             rows = cursor.fetchall()
         if not rows:
             return []
-        lease_end = now + LEASE
-        Delivery.objects.filter(pk__in=[row[0] for row in rows]).update(
-            attempts=F("attempts") + 1,
-            next_attempt_at=lease_end,
-            leased_until=lease_end,
-            last_attempt_at=now,
-        )
-        claimed = [_claimed(row) for row in rows]
-        signers = _signers({c.endpoint_id for c in claimed}, now)
+        now = rows[0][-1]
+        rows = [row[:-1] for row in rows]
+    else:
+        now = timezone.now()
+        with transaction.atomic():
+            stamp = connection.ops.adapt_datetimefield_value(now)
+            with connection.cursor() as cursor:
+                cursor.execute(_CLAIM_SQLITE, [stamp, limit])
+                rows = cursor.fetchall()
+            if not rows:
+                return []
+            Delivery.objects.filter(pk__in=[row[0] for row in rows]).update(
+                attempts=F("attempts") + 1,
+                next_attempt_at=now + lease,
+                leased_until=now + lease,
+                last_attempt_at=now,
+            )
+    claimed = [_claimed(row) for row in rows]
+    keys = (signers or SignerCache(ttl=0)).for_endpoints({c.endpoint_id for c in claimed}, now)
     started = time.monotonic()
     for c in claimed:
-        c.signer = signers.get(c.endpoint_id)
+        c.signer = keys.get(c.endpoint_id)
         c.claimed_at = started
     return claimed
 
@@ -165,7 +232,7 @@ def _claimed(row) -> Claimed:
         endpoint_id=to_uuid(endpoint_id),
         deployment_id=to_uuid(deployment_id),
         position=position,
-        attempts=attempts + 1,
+        attempts=attempts,
         scheduled_at=_aware(scheduled_at),
         url=url,
         failing_since=_aware(failing_since) if failing_since is not None else None,
@@ -242,8 +309,7 @@ def record(results: list[Result]) -> Counter:
     retried: list[tuple] = []
     finished_failed: list[tuple] = []
     released: list[tuple] = []
-    unblock: list[Claimed] = []  # their (endpoint, deployment) may have waiting siblings
-    push_back: list[tuple] = []  # siblings wait for the retry of the one before them
+    lanes: set[tuple[UUID, UUID]] = set()  # done: the next of their lane may go
     ok_endpoints: set[UUID] = set()
     failing: dict[UUID, Claimed] = {}
     gone: dict[UUID, str] = {}
@@ -258,8 +324,8 @@ def record(results: list[Result]) -> Counter:
             succeeded.append((stamp(at), outcome.status, body, c.id, c.attempts))
             ok_endpoints.add(c.endpoint_id)
             counts["succeeded"] += 1
-            if c.attempts > 1:
-                unblock.append(c)
+            if c.deployment_id is not None:
+                lanes.add((c.endpoint_id, c.deployment_id))
             continue
         counts["failed_attempts"] += 1
         failing.setdefault(c.endpoint_id, c)
@@ -272,7 +338,8 @@ def record(results: list[Result]) -> Counter:
             or policy.gives_up(scheduled_at=c.scheduled_at, now=at)
         ):
             finished_failed.append((outcome.status, body, error[:500], c.id, c.attempts))
-            unblock.append(c)
+            if c.deployment_id is not None:
+                lanes.add((c.endpoint_id, c.deployment_id))
             counts["gave_up"] += 1
             continue
         delay = None
@@ -282,10 +349,10 @@ def record(results: list[Result]) -> Counter:
             delay = policy.backoff_seconds(c.attempts)
         next_at = at + timedelta(seconds=delay)
         retried.append((stamp(next_at), outcome.status, body, error[:500], c.id, c.attempts))
-        if c.deployment_id is not None:
-            push_back.append((stamp(next_at), c, at))
 
     with transaction.atomic(), connection.cursor() as cursor:
+        if lanes:
+            lock_lanes_shared()
         if succeeded:
             cursor.executemany(
                 f"UPDATE {DELIVERY_TABLE} SET status = 'succeeded', delivered_at = %s, "
@@ -312,31 +379,13 @@ def record(results: list[Result]) -> Counter:
                 f"attempts = attempts - 1 {_FENCE}",
                 released,
             )
-        # Deliveries waiting behind a failed one are not due before its retry
-        # (so claims do not wade through them); once it is done they are due.
-        for next_at, c, at in push_back:
-            cursor.execute(
-                f"UPDATE {DELIVERY_TABLE} SET next_attempt_at = %s WHERE endpoint_id = %s "
-                "AND deployment_id = %s AND status = 'pending' AND position > %s "
-                "AND next_attempt_at < %s AND (leased_until IS NULL OR leased_until < %s)",
-                [
-                    next_at,
-                    _db_uuid(c.endpoint_id),
-                    _db_uuid(c.deployment_id),
-                    c.position,
-                    next_at,
-                    stamp(at),
-                ],
-            )
-        for c in unblock:
-            if c.deployment_id is None:
-                continue
+        # Per-deployment order: the next delivery of each lane that is done
+        # becomes due (the others of the lane keep waiting behind it).
+        if lanes:
             now = stamp(timezone.now())
-            cursor.execute(
-                f"UPDATE {DELIVERY_TABLE} SET next_attempt_at = %s WHERE endpoint_id = %s "
-                "AND deployment_id = %s AND status = 'pending' AND position > %s "
-                "AND next_attempt_at > %s AND leased_until IS NULL",
-                [now, _db_uuid(c.endpoint_id), _db_uuid(c.deployment_id), c.position, now],
+            cursor.executemany(
+                RELEASE_NEXT_SQL,
+                [(now, _db_uuid(e), _db_uuid(d)) for e, d in sorted(lanes, key=str)],
             )
         recovered = [e for e in ok_endpoints if _was_failing(results, e)]
         if recovered:
@@ -411,7 +460,10 @@ class Worker:
         if not 1 <= concurrency <= MAX_CONCURRENCY:
             raise ValueError(f"concurrency must be 1-{MAX_CONCURRENCY}")
         self.concurrency = concurrency
-        self.capacity = 2 * concurrency
+        # Claimed but not yet sent wait in the pool's queue: enough that the
+        # threads never idle while the main thread writes and claims.
+        self.capacity = 4 * concurrency
+        self.signers = SignerCache()
         self.sender = sender or Sender(connections_per_host=concurrency)
         self.listen = connection.vendor == "postgresql" if listen is None else listen
         self.stopping = threading.Event()
@@ -474,6 +526,7 @@ class Worker:
             items = []
             claimed_now = 0
             try:
+                use_async_commit()
                 if unwritten:
                     self.counts.update(record(unwritten))
                     unwritten = []
@@ -488,7 +541,7 @@ class Worker:
                             check_feed = result.events >= DEFAULT_BATCH
                     room = self.capacity - in_flight
                     if room >= self.concurrency or in_flight == 0:
-                        for c in claim(room):
+                        for c in claim(room, self.signers):
                             self._submit(pool, c)
                             in_flight += 1
                             claimed_now += 1
@@ -509,7 +562,7 @@ class Worker:
                 timeout = 0.0
             else:
                 timeout = self._idle_timeout(listening)
-            items = self._wait(timeout)
+            items = self._wait(timeout, in_flight=in_flight)
 
     def _idle_timeout(self, listening: bool) -> float:
         ceiling = IDLE_SECONDS if listening else POLL_SECONDS
@@ -520,7 +573,10 @@ class Worker:
             return ceiling
         return ceiling if due is None else min(due, ceiling)
 
-    def _wait(self, timeout: float) -> list:
+    def _wait(self, timeout: float, *, in_flight: int = 0) -> list:
+        """The next items (attempt results, wake-ups), waiting up to `timeout`
+        for the first. While attempts are in flight, results are gathered
+        for up to `GATHER_SECONDS` more (a batch per write, not one each)."""
         items = []
         try:
             items.append(
@@ -528,8 +584,24 @@ class Worker:
             )
         except queue.Empty:
             return items
+        deadline = time.monotonic() + GATHER_SECONDS
+        results = sum(1 for item in items if item is not _WAKE)
         while True:
             try:
                 items.append(self._queue.get_nowait())
+                results += items[-1] is not _WAKE
+                continue
+            except queue.Empty:
+                pass
+            remaining = deadline - time.monotonic()
+            if (
+                remaining <= 0
+                or results >= min(in_flight, self.concurrency)
+                or self.stopping.is_set()
+            ):
+                return items
+            try:
+                items.append(self._queue.get(timeout=remaining))
+                results += items[-1] is not _WAKE
             except queue.Empty:
                 return items

@@ -126,6 +126,9 @@ def running_receiver() -> Iterator[Receiver]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: without TCP_NODELAY the
+        # second waits for the client's delayed ACK (40 ms).
+        disable_nagle_algorithm = True
 
         def do_POST(self):
             receiver._handle(self)

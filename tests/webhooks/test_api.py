@@ -300,10 +300,12 @@ def test_deliveries_are_listed_newest_first_with_their_state(tenant_client, tena
     assert first["attempts"] == 0
     assert first["deployment_id"] == str(deployment)
     assert first["event_type"] == "deployment.transitioned"
-    assert first["next_attempt_at"] is not None
+    # it waits for the deployment's earlier deliveries: no attempt is scheduled
+    assert first["next_attempt_at"] is None
     assert first["last_status_code"] is None
     rest = tenant_client.get(body["next"]).json()
     assert [d["event_id"] for d in rest["deliveries"]] == [f"evt_{events[0].id}"]
+    assert rest["deliveries"][0]["next_attempt_at"] is not None  # the oldest is due
     bad = tenant_client.get(f"{BASE}/{endpoint.pk}/deliveries?cursor=zz")
     assert bad.status_code == 400
 

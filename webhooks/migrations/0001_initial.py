@@ -153,7 +153,7 @@ class Migration(migrations.Migration):
             model_name="delivery",
             index=models.Index(
                 condition=models.Q(("status", "pending")),
-                fields=["next_attempt_at"],
+                fields=["next_attempt_at", "id"],
                 name="webhooks_delivery_due",
             ),
         ),
