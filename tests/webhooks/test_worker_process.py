@@ -193,3 +193,45 @@ def test_an_idle_worker_delivers_within_a_second_of_the_commit(tenant, receiver)
         _, err = stop(worker)
     assert worker.returncode == 0, err
     assert max(latencies) < 1.0, latencies
+
+
+def test_events_committed_while_two_workers_deliver_arrive_in_order(tenant, receiver):
+    """Writers commit into a few deployments while two workers run: the
+    dispatcher inserts a deployment's new deliveries as waiting exactly when
+    an earlier one is still pending, and whoever finishes that one releases
+    the next, however the two interleave. Nothing is lost or stuck."""
+    from tests.threads import run_threads
+
+    _, secret = make_endpoint(tenant, receiver.url, receiver=receiver)
+    deployments = [uuid.uuid4() for _ in range(4)]
+    expected: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    lock = threading.Lock()
+    receiver.behave(lambda hit: Answer(200, delay=0.001 * (hit.index % 3)))
+    workers = [start_worker("--concurrency=4") for _ in range(2)]
+    try:
+        time.sleep(1.5)
+
+        def writer(i: int) -> None:
+            for step in range(25):
+                deployment = deployments[(i + step) % len(deployments)]
+                event = commit_event(tenant, deployment, writer=i, step=step)
+                with lock:
+                    expected[str(deployment)].append((event.id, f"evt_{event.id}"))
+                time.sleep(0.01)
+
+        assert run_threads(3, writer) == []
+        receiver.wait_for(75, timeout=60, predicate=lambda h: h.answer.status == 200)
+    finally:
+        for worker in workers:
+            _, err = stop(worker)
+            assert worker.returncode == 0, err
+    # per deployment, in feed order (positions: the order of the commits)
+    from feed.models import Event
+
+    position = dict(Event.objects.values_list("id", "position"))
+    ordered = {
+        d: [i for event_id, i in sorted(ids, key=lambda pair: position[pair[0]])]
+        for d, ids in expected.items()
+    }
+    assert_delivered_in_order(receiver, ordered, secret)
+    assert Delivery.objects.filter(status="succeeded").count() == 75
