@@ -70,9 +70,14 @@ class EndpointUpdateIn(serializers.Serializer):
     )
 
 
+@extend_schema_field({"type": "string", "maxLength": 32, "pattern": CURSOR_PATTERN})
+class FeedCursorField(fields.CharField):
+    """A string; whether it is a cursor is the feed's to say (a malformed one
+    is a 400, as for GET /events)."""
+
+
 class ReplayIn(serializers.Serializer):
-    after = fields.RegexField(
-        CURSOR_PATTERN,
+    after = FeedCursorField(
         max_length=32,
         help_text="A feed cursor (`next_cursor` of GET /events): every matching event "
         "after it is delivered again.",

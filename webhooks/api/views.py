@@ -245,11 +245,12 @@ class ReplayView(_EndpointScoped):
         ],
         responses={
             200: ReplayOut,
+            400: _error("A malformed cursor (or request)"),
             409: _error("endpoint_disabled"),
             410: _error("cursor_expired: the cursor is older than the feed's retention"),
             **MISSING,
             **INVALID,
-            **COMMON,
+            401: COMMON[401],
         },
     )
     def post(self, request, pk):
