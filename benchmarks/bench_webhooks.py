@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -185,7 +186,8 @@ def deliver(url: str, port: int, workers: int, concurrency: int, expected: int) 
             [sys.executable, "manage.py", "deliver_webhooks", f"--concurrency={concurrency}"],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
             start_new_session=True,
         )
         for _ in range(workers)
@@ -205,6 +207,11 @@ def deliver(url: str, port: int, workers: int, concurrency: int, expected: int) 
     finally:
         for proc in procs:
             stop(proc)
+    shares = []
+    for proc in procs:
+        out = proc.stdout.read() if proc.stdout else ""
+        found = re.search(r"delivered: (\d+)", out)
+        shares.append(int(found.group(1)) if found else None)
     span = stats["last"] - stats["first"]
     return {
         "deliveries": stats["count"],
@@ -212,6 +219,7 @@ def deliver(url: str, port: int, workers: int, concurrency: int, expected: int) 
         "bad_signatures": stats["bad"],
         "per_s": (stats["count"] - 1) / span if span > 0 else 0.0,
         "wall_s": wall,
+        "per_worker": shares,
     }
 
 
@@ -287,7 +295,8 @@ def main() -> None:
                 f"  run {run + 1}: {measured['per_s']:,.0f} deliveries/s "
                 f"({measured['deliveries']:,} in {measured['wall_s']:.1f} s from the workers' "
                 f"start; {measured['bad_signatures']} bad signatures, "
-                f"{measured['distinct_ids']:,} distinct webhook-ids); baseline "
+                f"{measured['distinct_ids']:,} distinct webhook-ids; per worker "
+                f"{measured['per_worker']}); baseline "
                 f"{base['per_s']:,.0f} POSTs/s",
                 flush=True,
             )

@@ -93,11 +93,17 @@ verifies the name). `ARCADIA_WEBHOOK_ALLOW_HOSTS` exempts hosts (and allows
 http://) for tests and development.
 
 Throughput (benchmarks/bench_webhooks.py: 2 workers x 8 threads to a
-loopback `http.server` receiver that verifies every request; 8,000 events
-over 500 deployments per run; PostgreSQL 15 on a 2-core VM shared with other
-work, load average 4-7): 574 and 600 deliveries/s per run (target 500);
-plain POSTs of the same body from one process with the same client, no
-database: 2,090-2,522/s in the same runs. The receiver and PostgreSQL share
-the two cores with the workers; per delivery the worker does one claim row,
-one outcome row, one lane release and the HTTP exchange.
+loopback `http.server` receiver, in its own process, that verifies every
+request with `standardwebhooks`; 10,000 events over 500 deployments per run,
+3 runs; PostgreSQL 15 on a 2-core VM shared with other work, load average
+5-8): 337, 728 and 770 deliveries/s (median 728; target 500), every request
+verified, each worker sending half. Plain POSTs of the same body from one
+process with the same client, no database and no signing, in the same runs:
+1,511, 2,291 and 2,468/s (ratio 0.22-0.32; the slow run is a burst of the
+other work, which slowed its baseline too). The receiver and PostgreSQL share
+the two cores with the workers; per delivery the worker writes three rows
+(the claim, the outcome, the next of its lane released) and does the HTTP
+exchange. Before the lanes (every pending delivery due, the claim checking
+each for an older one pending), two workers managed about 250/s: the claim
+waded through every deployment's backlog.
 """

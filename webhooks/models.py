@@ -120,6 +120,8 @@ class Delivery(models.Model):
         verbose_name_plural = "deliveries"
         permissions = [("retry_delivery", "Can retry webhook deliveries")]
         constraints = [
+            # Also the delivery log's index: an endpoint's deliveries, newest
+            # event first (every write to a delivery updates each index: no more).
             models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhooks_delivery_once")
         ]
         indexes = [
@@ -136,8 +138,6 @@ class Delivery(models.Model):
                 condition=Q(status="pending"),
                 name="webhooks_delivery_order",
             ),
-            # An endpoint's delivery log, newest first.
-            models.Index(fields=["endpoint", "-id"], name="webhooks_delivery_log"),
         ]
 
     def __str__(self) -> str:

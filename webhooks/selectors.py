@@ -25,5 +25,5 @@ def get_endpoint_visible_to(actor: Actor, endpoint_id: UUID | str) -> WebhookEnd
 
 
 def deliveries_of(endpoint: WebhookEndpoint) -> QuerySet[Delivery]:
-    """The endpoint's delivery log (the API pages it newest first)."""
+    """The endpoint's delivery log (the API pages it newest event first)."""
     return Delivery.objects.filter(endpoint=endpoint)

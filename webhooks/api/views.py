@@ -190,7 +190,8 @@ class RotateSecretView(_EndpointScoped):
 
 
 class DeliveryPagination(CursorPagination):
-    ordering = ("-id",)
+    # Newest event first, on the (endpoint, event) unique index.
+    ordering = ("-event_id",)
 
 
 class DeliveryListView(GenericAPIView, _EndpointScoped):
@@ -199,7 +200,7 @@ class DeliveryListView(GenericAPIView, _EndpointScoped):
 
     @extend_schema(
         operation_id="webhook_endpoints_deliveries",
-        summary="The endpoint's deliveries, newest first",
+        summary="The endpoint's deliveries, newest event first",
         responses={200: DeliveryListOut, **MISSING, **COMMON},
     )
     def get(self, request, pk):

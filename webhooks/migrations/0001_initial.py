@@ -165,10 +165,6 @@ class Migration(migrations.Migration):
                 name="webhooks_delivery_order",
             ),
         ),
-        migrations.AddIndex(
-            model_name="delivery",
-            index=models.Index(fields=["endpoint", "-id"], name="webhooks_delivery_log"),
-        ),
         migrations.AddConstraint(
             model_name="delivery",
             constraint=models.UniqueConstraint(
