@@ -7,14 +7,25 @@ before they read the body, so a bad body on a foreign id is a 404 too.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from arcadia_cloud.actors import Actor
-from arcadia_cloud.api.pagination import CursorPagination
+from arcadia_cloud.api.pagination import (
+    CURSOR_DESCRIPTION,
+    CURSOR_SCHEMA,
+    LIMIT_DESCRIPTION,
+    CursorPagination,
+    limit_schema,
+)
 from arcadia_cloud.errors import NotFound
 from webhooks import selectors, services
 from webhooks.api.serializers import (
@@ -201,6 +212,10 @@ class DeliveryListView(GenericAPIView, _EndpointScoped):
     @extend_schema(
         operation_id="webhook_endpoints_deliveries",
         summary="The endpoint's deliveries, newest event first",
+        parameters=[
+            OpenApiParameter("cursor", CURSOR_SCHEMA, description=CURSOR_DESCRIPTION),
+            OpenApiParameter("limit", limit_schema(), description=LIMIT_DESCRIPTION),
+        ],
         responses={200: DeliveryListOut, **MISSING, **COMMON},
     )
     def get(self, request, pk):
