@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "arcadia_cloud",
     # The events feed: every app below records into it; it imports none of them.
     "feed",
+    # Signed webhooks, delivered from the feed (the transactional outbox).
+    "webhooks",
     "catalog",
     "subscriptions",
     "deployments",
@@ -177,6 +179,11 @@ ARCADIA_IDEMPOTENCY_TTL_HOURS = max(24, int(os.environ.get("ARCADIA_IDEMPOTENCY_
 # The events feed keeps events at least this many days (`manage.py
 # prune_events` removes older ones; a cursor before what is kept answers 410).
 ARCADIA_EVENT_RETENTION_DAYS = int(os.environ.get("ARCADIA_EVENT_RETENTION_DAYS", "90"))
+
+# Webhook endpoints must be https:// and resolve to public addresses; these
+# hosts (comma-separated names or addresses, e.g. "127.0.0.1,localhost") are
+# exempt, and may use http://. For tests and development receivers only.
+ARCADIA_WEBHOOK_ALLOW_HOSTS = [host.lower() for host in env_list("ARCADIA_WEBHOOK_ALLOW_HOSTS", "")]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["arcadia_cloud.auth.BearerTokenAuthentication"],

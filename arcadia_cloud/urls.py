@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("deployments.api.urls")),
     path("", include("catalog.api.urls")),
     path("", include("billing.api.urls")),
+    path("", include("webhooks.api.urls")),
     path(
         "schema",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

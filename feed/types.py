@@ -25,6 +25,9 @@ EVENT_TYPES: tuple[str, ...] = (
     "resource.updated",
     "resource.status_changed",
     "resource.deleted",
+    # A webhook endpoint switched off by the delivery worker (it answered 410,
+    # or failed continuously for 3 days): its owner's other consumers learn it.
+    "webhook_endpoint.disabled",
 )
 
 #: The longest type name the column holds.
@@ -94,3 +97,5 @@ _ENTRY = (
 #: What the `types` filter accepts, for the OpenAPI document: comma-separated
 #: exact types and prefixes of types followed by `*`.
 TYPES_PATTERN = rf"^{_ENTRY}(?:,{_ENTRY})*$"
+#: One such entry alone (a JSON list of patterns, e.g. a webhook endpoint's `types`).
+TYPE_PATTERN = rf"^{_ENTRY}$"

@@ -1,6 +1,6 @@
 """Imports point one way: an app may import the apps below it, never one above.
 
-    arcadia_cloud < feed < catalog < subscriptions < deployments < billing < console
+    arcadia_cloud < feed < webhooks < catalog < subscriptions < deployments < billing < console
 
 (`arcadia_cloud` holds identity, tenancy, scope and the API plumbing every app
 uses; the console is the operator UI over all of them.) The registration
@@ -19,7 +19,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["arcadia_cloud", "feed", "catalog", "subscriptions", "deployments", "billing", "console"]
+LAYERS = [
+    "arcadia_cloud",
+    "feed",
+    "webhooks",
+    "catalog",
+    "subscriptions",
+    "deployments",
+    "billing",
+    "console",
+]
 #: Registration modules: they wire the apps together.
 REGISTRATION = {"arcadia_cloud/urls.py"}
 

@@ -9,8 +9,9 @@
   malformed key, 409 key in use, 422 key reused), 413 oversized body, 415 not JSON;
 - the regions a deployment may be created in (`ARCADIA_REGIONS`, read when the
   document is generated);
-- OpenAPI links: the id a deployment is created (or shown, or moved) with
-  leads to its other operations, so clients and stateful fuzzers can follow them.
+- OpenAPI links: the id a deployment (or a webhook endpoint) is created (or
+  shown, or changed) with leads to its other operations, so clients and
+  stateful fuzzers can follow them.
 """
 
 from __future__ import annotations
@@ -146,6 +147,15 @@ _FROM_A_SUBSCRIPTION = {
     "AttachAddon": ("deployments_subscription_attach_addon", "Attach an add-on"),
     "ChangePlan": ("deployments_subscription_change_plan", "Move it to another plan"),
 }
+_ENDPOINT_ID = "$response.body#/endpoint/id"
+_FROM_A_WEBHOOK_ENDPOINT = {
+    "ShowEndpoint": ("webhook_endpoints_show", "The endpoint"),
+    "UpdateEndpoint": ("webhook_endpoints_update", "Change or disable it"),
+    "RotateSecret": ("webhook_endpoints_rotate_secret", "A new signing secret"),
+    "Deliveries": ("webhook_endpoints_deliveries", "Its delivery log"),
+    "Replay": ("webhook_endpoints_replay", "Deliver past events again"),
+    "DeleteEndpoint": ("webhook_endpoints_delete", "Delete it"),
+}
 LINKS = {
     "deployments_create": ("201", _FROM_A_DEPLOYMENT, _DEPLOYMENT_ID),
     "deployments_show": ("200", _FROM_A_DEPLOYMENT, _DEPLOYMENT_ID),
@@ -153,6 +163,9 @@ LINKS = {
     "deployments_subscribe": ("201", _FROM_A_SUBSCRIPTION, _SAME_DEPLOYMENT),
     "deployments_subscription_attach_addon": ("201", _FROM_A_SUBSCRIPTION, _SAME_DEPLOYMENT),
     "deployments_subscription_change_plan": ("200", _FROM_A_SUBSCRIPTION, _SAME_DEPLOYMENT),
+    "webhook_endpoints_create": ("201", _FROM_A_WEBHOOK_ENDPOINT, _ENDPOINT_ID),
+    "webhook_endpoints_show": ("200", _FROM_A_WEBHOOK_ENDPOINT, _ENDPOINT_ID),
+    "webhook_endpoints_update": ("200", _FROM_A_WEBHOOK_ENDPOINT, _ENDPOINT_ID),
 }
 
 

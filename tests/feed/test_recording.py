@@ -38,6 +38,7 @@ def test_the_type_list_is_the_spec_list():
         "resource.updated",
         "resource.status_changed",
         "resource.deleted",
+        "webhook_endpoint.disabled",
     )
 
 

@@ -9,6 +9,7 @@ to a nonexistent one's, and a refused request must change nothing.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +26,8 @@ from deployments.services import create_subscription
 from subscriptions.models import PendingChange, PlanChange, Subscription, SubscriptionAddon
 from tests.factories import SYSTEM_ACTOR, make_deployment, token_for
 from tests.reliability.conftest import bearer, post_json
+from webhooks.models import Delivery, EndpointSecret, WebhookEndpoint
+from webhooks.services import create_endpoint
 
 API_PREFIX = "api/v1/"
 ROLES = ["anonymous", "revoked", "expired", "tenant", "other_tenant", "platform_admin"]
@@ -69,6 +72,8 @@ class Row:
     given: str | None = None
     #: the demo catalog is loaded first
     catalog: bool = False
+    #: what the route's `pk` names: a deployment, or a webhook endpoint
+    target: str = "deployment"
 
 
 def _same(status):
@@ -97,6 +102,14 @@ def _per_object(ok: int) -> dict:
         "platform_admin": (ok, ok, 404),
     }
 
+
+#: A webhook endpoint route: its tenant's identities and platform admins.
+_HOOK = {
+    **dict.fromkeys(UNAUTHENTICATED, _OBJ_401),
+    "tenant": _SCOPED,
+    "other_tenant": _SCOPED,
+    "platform_admin": (200, 200, 404),
+}
 
 EXPECTED: dict[tuple[str, str], Row] = {
     ("me", "GET"): Row(_authed(200, 200, 200)),
@@ -182,6 +195,25 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("deployment-subscription-pending-change", "DELETE"): Row(
         _per_object(200), objects=True, given="scheduled", catalog=True
     ),
+    # Webhook endpoints: every caller manages its own tenant's (a platform
+    # admin creates platform-wide ones and sees every one).
+    ("webhook-endpoint-list", "GET"): Row(_authed(200, 200, 200)),
+    ("webhook-endpoint-list", "POST"): Row(
+        _authed(201, 201, 201), body={"url": "http://127.0.0.1:8139/matrix"}
+    ),
+    ("webhook-endpoint-detail", "GET"): Row(_HOOK, objects=True, target="endpoint"),
+    ("webhook-endpoint-detail", "PATCH"): Row(
+        _HOOK, body={"description": "matrix"}, objects=True, target="endpoint"
+    ),
+    ("webhook-endpoint-detail", "DELETE"): Row(_HOOK, objects=True, target="endpoint"),
+    ("webhook-endpoint-rotate-secret", "POST"): Row(_HOOK, objects=True, target="endpoint"),
+    ("webhook-endpoint-deliveries", "GET"): Row(_HOOK, objects=True, target="endpoint"),
+    # The delivery is the target endpoint's own (another endpoint's, or none,
+    # is as missing as the endpoint).
+    ("webhook-delivery-retry", "POST"): Row(_HOOK, objects=True, target="endpoint"),
+    ("webhook-endpoint-replay", "POST"): Row(
+        _HOOK, body={"after": "1.0"}, objects=True, target="endpoint"
+    ),
     ("deployment-statements-upcoming", "GET"): Row(
         _per_object(200), objects=True, given="subscribed", catalog=True
     ),
@@ -196,12 +228,32 @@ def test_every_api_route_has_a_row():
     assert set(EXPECTED) - found == set(), "rows for routes that no longer exist"
 
 
+def _hook(tenant) -> WebhookEndpoint:
+    """A webhook endpoint of `tenant` with one finished delivery."""
+    endpoint = create_endpoint(
+        actor=SYSTEM_ACTOR, url="http://127.0.0.1:8139/hook", tenant_id=tenant.pk
+    ).endpoint
+    now = timezone.now()
+    Delivery.objects.create(
+        endpoint=endpoint,
+        event_id=1,
+        position=1,
+        event_type="deployment.created",
+        status="failed",
+        scheduled_at=now,
+        created_at=now,
+    )
+    return endpoint
+
+
 @pytest.fixture
-def world(tenant, other_tenant, tenant_identity, other_identity, platform_admin):
-    """Callers and objects. 'own' is the caller's tenant's deployment (acme's for
-    callers without a tenant), 'foreign' the other tenant's."""
+def world(tenant, other_tenant, tenant_identity, other_identity, platform_admin, settings):
+    """Callers and objects. 'own' is the caller's tenant's deployment (or webhook
+    endpoint; acme's for callers without a tenant), 'foreign' the other tenant's."""
+    settings.ARCADIA_WEBHOOK_ALLOW_HOSTS = ["127.0.0.1"]
     acme = make_deployment(tenant, slug="acme-app")
     globex = make_deployment(other_tenant, slug="globex-app")
+    hooks = {"own": _hook(tenant), "foreign": _hook(other_tenant)}
     revoked = token_for(tenant_identity, name="revoked")
     expired = token_for(tenant_identity, name="expired")
     ApiToken.objects.filter(name="revoked").update(revoked_at=timezone.now())
@@ -221,7 +273,20 @@ def world(tenant, other_tenant, tenant_identity, other_identity, platform_admin)
         }
         for role in ROLES
     }
-    return {"clients": clients, "objects": objects, "acme": tenant, "deployments": [acme, globex]}
+    endpoints = {
+        role: {
+            "own": hooks["foreign"] if role == "other_tenant" else hooks["own"],
+            "foreign": hooks["own"] if role == "other_tenant" else hooks["foreign"],
+        }
+        for role in ROLES
+    }
+    return {
+        "clients": clients,
+        "objects": objects,
+        "endpoints": endpoints,
+        "acme": tenant,
+        "deployments": [acme, globex],
+    }
 
 
 def _subscribe_all(world):
@@ -259,6 +324,11 @@ def _path_kwargs(kwargs: tuple[str, ...], target) -> dict:
                 else None
             )
             values[name] = change.pk if change is not None else 2**40
+        elif name == "delivery_id":
+            delivery = (
+                Delivery.objects.filter(endpoint=target).first() if target is not None else None
+            )
+            values[name] = delivery.pk if delivery is not None else 2**40
         else:
             raise AssertionError(f"no value for the path parameter {name!r}")
     return values
@@ -273,6 +343,9 @@ def _snapshot():
         SubscriptionAddon.objects.filter(detached_at__isnull=False).count(),
         sorted(PendingChange.objects.values_list("id", "withdrawn_at", "applied_at")),
         PlanChange.objects.count(),
+        sorted(WebhookEndpoint.objects.values_list("id", "url", "description", "enabled")),
+        sorted(EndpointSecret.objects.values_list("id", "expires_at")),
+        sorted(Delivery.objects.values_list("id", "status", "next_attempt_at")),
     )
 
 
@@ -281,6 +354,9 @@ def _call(client, method, path, body, world):
         return client.get(path, HTTP_ACCEPT="application/json" if "docs" not in path else "*/*")
     if method == "DELETE":
         return client.delete(path)
+    payload = {k: (str(world["acme"].id) if v == "{acme}" else v) for k, v in (body or {}).items()}
+    if method == "PATCH":
+        return client.patch(path, data=json.dumps(payload), content_type="application/json")
     payload = {k: (str(world["acme"].id) if v == "{acme}" else v) for k, v in (body or {}).items()}
     return post_json(client, path, payload)
 
@@ -311,7 +387,8 @@ def test_route_answers_each_caller_as_expected(world, name, method, kwargs, role
 
     answers = {}
     for which, expected in zip(OBJECTS, row.statuses[role], strict=True):
-        target = world["objects"][role].get(which)
+        objects = world["endpoints" if row.target == "endpoint" else "objects"][role]
+        target = objects.get(which)
         before = _snapshot()
         response = _call(
             client, method, reverse(name, kwargs=_path_kwargs(kwargs, target)), row.body, world

@@ -47,6 +47,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from arcadia_cloud.wsgi import application
 from deployments.services import create_subscription
 from tests.factories import SYSTEM_ACTOR, make_deployment, token_for
+from webhooks import ssrf
+from webhooks.services import create_endpoint
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0")) or 100
 SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "0")) or 40
@@ -112,14 +114,30 @@ def in_process(db):
 
 
 @pytest.fixture
-def fuzz_world(in_process, tenant, tenant_identity, other_tenant):
-    """A catalog, the caller's deployments (one subscribed) and a foreign one."""
+def public_dns(monkeypatch, settings):
+    """Every host name resolves to one public address (the machine has no DNS
+    to ask, and a webhook URL the document allows must be accepted), and no
+    host is allow-listed: URLs are held to the published https pattern."""
+    settings.ARCADIA_WEBHOOK_ALLOW_HOSTS = []
+    monkeypatch.setattr(ssrf, "resolver", lambda host, port: ["93.184.216.34"])
+
+
+@pytest.fixture
+def fuzz_world(in_process, tenant, tenant_identity, other_tenant, public_dns):
+    """A catalog, the caller's deployments (one subscribed) and a foreign one;
+    the caller's webhook endpoint and a foreign one."""
     call_command("seed_catalog", verbosity=0)
     subscribed = make_deployment(tenant, slug="fuzz-subscribed")
     create_subscription(deployment_id=subscribed.pk, plan_code="studio", actor=SYSTEM_ACTOR)
     ids = [subscribed.pk, make_deployment(tenant, slug="fuzz-own").pk]
     ids.append(make_deployment(other_tenant, slug="fuzz-foreign").pk)
-    return {"token": token_for(tenant_identity), "ids": ids}
+    hooks = [
+        create_endpoint(
+            actor=SYSTEM_ACTOR, url="https://hooks.example.com/in", tenant_id=owner.pk
+        ).endpoint.pk
+        for owner in (tenant, tenant, other_tenant)
+    ]
+    return {"token": token_for(tenant_identity), "ids": ids, "hooks": hooks}
 
 
 def _rolled_back(call):
@@ -146,7 +164,8 @@ def test_api_conforms_to_its_schema(case, fuzz_world):
     # (Not when the id is the negative part of the case: it must stay invalid.)
     negative_id = case.meta is not None and case.meta.is_negative_at(ParameterLocation.PATH)
     if "id" in (case.path_parameters or {}) and n % 2 and not negative_id:
-        case.path_parameters["id"] = str(fuzz_world["ids"][(n // 2) % 3])
+        kind = "hooks" if case.operation.path.startswith("/api/v1/webhook-endpoints") else "ids"
+        case.path_parameters["id"] = str(fuzz_world[kind][(n // 2) % 3])
     headers = {"Authorization": f"Bearer {fuzz_world['token']}"}
 
     def call():
