@@ -4,10 +4,12 @@ timeouts, 410, Retry-After, per-deployment order, rotation."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import timedelta
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from tests.webhooks.conftest import commit_event, make_endpoint
@@ -377,3 +379,46 @@ def test_a_pruned_event_fails_its_delivery(tenant, receiver):
     assert delivery.status == "failed"
     assert "retention" in delivery.last_error
     assert receiver.answered() == []
+
+
+def test_an_answer_trickled_past_the_deadline_is_cut_whole():
+    """A receiver that sends a byte a second never hits the per-read timeout:
+    the attempt's own deadline cuts it, so it never outlives its lease."""
+    import socket
+    import time
+
+    from webhooks.sender import Sender
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":
+                if stop.is_set():
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.3)
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    sender = Sender(timeout=1.0)
+    started = time.monotonic()
+    with override_settings(ARCADIA_WEBHOOK_ALLOW_HOSTS=["127.0.0.1"]):
+        outcome = sender.post(f"http://127.0.0.1:{port}/slow", b"{}", {})
+    took = time.monotonic() - started
+    stop.set()
+    sender.close()
+    listener.close()
+    # each byte came well within the 1 s read timeout, yet the whole attempt
+    # stopped at its deadline (checked twice a second)
+    assert outcome.status is None
+    assert took < 1.0 + 0.5 + 0.5
