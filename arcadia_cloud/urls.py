@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from arcadia_cloud.api.views import MeView, healthz
 from console.dashboard import dashboard_view
+from webhooks.demo import webhook_receiver
 
 api_v1 = [
     path("me", MeView.as_view(), name="me"),
@@ -34,4 +35,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("healthz", healthz, name="healthz"),
+    # `make run`'s demo webhook endpoint delivers here (DEBUG and loopback only).
+    path("demo/webhook-receiver", webhook_receiver, name="demo-webhook-receiver"),
 ]

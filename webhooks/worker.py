@@ -563,6 +563,10 @@ class Worker:
             else:
                 timeout = self._idle_timeout(listening)
             items = self._wait(timeout, in_flight=in_flight)
+            if not listening and not items:
+                # Nothing wakes a worker that cannot LISTEN (SQLite): each
+                # idle poll looks at the feed again.
+                check_feed = True
 
     def _idle_timeout(self, listening: bool) -> float:
         ceiling = IDLE_SECONDS if listening else POLL_SECONDS

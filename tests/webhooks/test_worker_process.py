@@ -235,3 +235,31 @@ def test_events_committed_while_two_workers_deliver_arrive_in_order(tenant, rece
     }
     assert_delivered_in_order(receiver, ordered, secret)
     assert Delivery.objects.filter(status="succeeded").count() == 75
+
+
+def test_a_worker_that_cannot_listen_polls_the_feed(tenant, receiver):
+    """Without LISTEN (SQLite, or a pooler that cannot carry it) an idle
+    worker still finds new events: each poll looks at the feed again."""
+    from django.db import connections
+
+    from webhooks.worker import Worker
+
+    make_endpoint(tenant, receiver.url, receiver=receiver)
+    worker = Worker(concurrency=1, listen=False)
+
+    def run() -> None:
+        try:
+            worker.run()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        time.sleep(1.5)  # idle, polling
+        commit_event(tenant, uuid.uuid4())
+        assert len(receiver.wait_for(1, timeout=10)) == 1
+    finally:
+        worker.stopping.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()

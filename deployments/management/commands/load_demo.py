@@ -20,13 +20,16 @@ import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
+from arcadia_cloud.errors import DomainError
 from arcadia_cloud.models import ApiToken, Role, User
 from arcadia_cloud.selectors import get_tenant_by_slug
 from arcadia_cloud.services import create_identity, create_tenant, issue_token, revoke_token
@@ -48,6 +51,8 @@ from deployments.models import Deployment
 from deployments.operators import BILLING_OPERATOR, SUPPORT, ensure_operator_groups
 from deployments.services import create_deployment, create_subscription, set_billing_override
 from deployments.transitions import transition_state
+from webhooks.models import WebhookEndpoint
+from webhooks.services import create_endpoint
 
 
 class Command(BaseCommand):
@@ -88,6 +93,7 @@ class Command(BaseCommand):
             _write_tokens(Path(options["token_dir"]), token.raw, admin_token.raw)
         # `make run` passes the address it serves on; 8000 is its default.
         base = os.environ.get("ARCADIA_DEMO_URL", "http://127.0.0.1:8000").rstrip("/")
+        receiver = self._demo_webhook(owner, f"{base}/demo/webhook-receiver")
         self.stdout.write(
             "\n".join(
                 [
@@ -102,11 +108,31 @@ class Command(BaseCommand):
                     f"  API token, platform admin ({OPERATOR_EMAIL}): {admin_token.raw}",
                     f"  API:    curl -H 'Authorization: Bearer {token.raw}' {base}/api/v1/me",
                     f"  docs:   {base}/api/v1/docs",
+                    f"  webhooks: acme's events are delivered to {receiver}"
+                    if receiver
+                    else "  webhooks: no demo receiver (DEBUG off or its host not allowed)",
                     "(new passwords and a new token are generated on every start)",
                     "",
                 ]
             )
         )
+
+    def _demo_webhook(self, owner: User, url: str) -> str | None:
+        """Tenant acme's endpoint delivering to the app's own demo receiver
+        (DEBUG only; `make run` allows its loopback host). Created once."""
+        if not settings.DEBUG:
+            return None
+        if WebhookEndpoint.objects.filter(url=url).exists():
+            return url
+        try:
+            create_endpoint(
+                actor=Actor.for_identity(owner),
+                url=url,
+                description="make run: the demo receiver page",
+            )
+        except (DomainError, ValidationError):
+            return None
+        return url
 
     def _operator(self) -> User:
         operator = User.objects.filter(email=OPERATOR_EMAIL).first()
