@@ -2,8 +2,9 @@
 scope what it may see (`arcadia_cloud.scope.scope_for`) and to record in the
 audit trail.
 
-The actor kinds are the columns of the transitions map (SPEC §2) and are
-defined here, once; `deployments.models` reads them from here.
+The actor kinds are defined here, once: the columns of the transitions map
+(SPEC §2; `deployments.models` reads them from here), and `controller`, which
+is in no column of the map (a provisioning controller moves nothing).
 """
 
 from __future__ import annotations
@@ -18,8 +19,14 @@ TENANT = "tenant"
 OPERATOR = "operator"
 #: A management command (batch, the billing clock).
 SYSTEM = "system"
+#: A provisioning controller (SPEC §8): reads every tenant's deployments and
+#: resources and reports resource status, nothing else. Never a column of the
+#: transitions map; the API refuses it every other route
+#: (`arcadia_cloud.api.permissions.ControllerMay`).
+CONTROLLER = "controller"
 
-ActorKind = Literal["tenant", "operator", "system"]
+ActorKind = Literal["tenant", "operator", "system", "controller"]
+#: The columns of the transitions map, in its order.
 ACTOR_KINDS: tuple[str, ...] = (TENANT, OPERATOR, SYSTEM)
 
 
@@ -44,9 +51,13 @@ class Actor:
 
     @classmethod
     def for_identity(cls, identity, *, request_id: str = "") -> Actor:
-        """An API caller: platform admins act as operators, everyone else as
-        their tenant."""
-        kind: ActorKind = OPERATOR if identity.is_platform_admin else TENANT
+        """An API caller: platform admins act as operators, controllers as
+        controllers, everyone else as their tenant."""
+        kind: ActorKind = TENANT
+        if identity.is_platform_admin:
+            kind = OPERATOR
+        elif identity.is_controller:
+            kind = CONTROLLER
         return cls(
             kind=kind,
             label=identity.email,

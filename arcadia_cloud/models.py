@@ -22,6 +22,10 @@ class Tenant(models.Model):
 
 class Role(models.TextChoices):
     PLATFORM_ADMIN = "platform_admin", "Platform admin"
+    #: A provisioning controller: reads deployments and resources of every
+    #: tenant and reports resource status, nothing else (a machine identity:
+    #: no tenant, no other role, no admin login).
+    CONTROLLER = "controller", "Controller"
 
 
 class UserManager(BaseUserManager["User"]):
@@ -49,8 +53,10 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractBaseUser, PermissionsMixin):
     """An identity: logs in with its email; belongs to a tenant unless it is a platform admin.
 
-    `roles` is a JSON list so it works on SQLite and PostgreSQL alike; the only
-    role with meaning today is `platform_admin` (sees and manages every tenant).
+    `roles` is a JSON list so it works on SQLite and PostgreSQL alike. Roles:
+    `platform_admin` (sees and manages every tenant) and `controller` (a
+    provisioning controller: reads every tenant's deployments and resources,
+    reports resource status, nothing else).
     """
 
     email = models.EmailField(unique=True)
@@ -81,6 +87,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     def is_platform_admin(self) -> bool:
         return Role.PLATFORM_ADMIN.value in (self.roles or [])
 
+    @property
+    def is_controller(self) -> bool:
+        return Role.CONTROLLER.value in (self.roles or [])
+
     def clean(self) -> None:
         from django.core.exceptions import ValidationError
 
@@ -88,8 +98,18 @@ class User(AbstractBaseUser, PermissionsMixin):
         self.email = (self.email or "").lower()
         if not isinstance(self.roles, list) or any(r not in Role.values for r in self.roles):
             raise ValidationError({"roles": f"Roles must be a list drawn from {Role.values}."})
-        if self.tenant_id is None and not self.is_platform_admin:
-            raise ValidationError({"tenant": "Required unless the identity is a platform admin."})
+        if self.is_controller:
+            # Its scope is every tenant, read-only: a tenant, another role or
+            # an admin login (where staff act as operators) would each give it
+            # rights it must not have.
+            if len(self.roles) != 1 or self.tenant_id is not None or self.is_staff:
+                raise ValidationError(
+                    {"roles": "A controller has no other role, no tenant and no admin login."}
+                )
+        elif self.tenant_id is None and not self.is_platform_admin:
+            raise ValidationError(
+                {"tenant": "Required unless the identity is a platform admin or a controller."}
+            )
 
 
 class ApiToken(models.Model):

@@ -6,6 +6,10 @@ An object outside the scope is simply absent, and the API answers 404 exactly
 as for an id that does not exist (SPEC §3: no existence oracle).
 
 - an operator (platform admin or staff) and a system command see every tenant;
+- a controller sees every tenant too: it reads deployments and resources of
+  all of them (what it may *do* is decided elsewhere: the API lets it read
+  and report resource status only, the transitions map never lists it, and
+  the resource services refuse it every write but a status report);
 - a tenant identity sees its own tenant, and nothing if it has none.
 """
 
@@ -16,10 +20,10 @@ from uuid import UUID
 
 from django.db.models import QuerySet
 
-from arcadia_cloud.actors import OPERATOR, SYSTEM, TENANT, Actor
+from arcadia_cloud.actors import CONTROLLER, OPERATOR, SYSTEM, TENANT, Actor
 
 #: Actor kinds that see every tenant.
-PLATFORM_WIDE = frozenset({OPERATOR, SYSTEM})
+PLATFORM_WIDE = frozenset({OPERATOR, SYSTEM, CONTROLLER})
 
 
 @dataclass(frozen=True)

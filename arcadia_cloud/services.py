@@ -41,16 +41,31 @@ def create_identity(
     email: str,
     tenant: Tenant | None = None,
     platform_admin: bool = False,
+    controller: bool = False,
     staff: bool = False,
     password: str | None = None,
     groups: Sequence[str] = (),
 ) -> User:
     """Create an identity, in `groups` (by name; the admin's permissions come from
-    them). A tenant is required unless it is a platform admin. All or nothing:
-    an unknown group creates no identity."""
-    roles = [Role.PLATFORM_ADMIN.value] if platform_admin else []
-    if tenant is None and not platform_admin:
-        raise ValidationError({"tenant": "Required unless the identity is a platform admin."})
+    them). A tenant is required unless it is a platform admin or a controller;
+    a controller (a provisioning controller's machine identity) has no tenant,
+    no other role, no admin login and no group. All or nothing: an unknown
+    group creates no identity."""
+    if controller:
+        if platform_admin or staff or tenant is not None or groups:
+            raise ValidationError(
+                {
+                    "controller": "A controller has no tenant, no other role, no admin login "
+                    "and no group."
+                }
+            )
+        roles = [Role.CONTROLLER.value]
+    else:
+        roles = [Role.PLATFORM_ADMIN.value] if platform_admin else []
+    if tenant is None and not (platform_admin or controller):
+        raise ValidationError(
+            {"tenant": "Required unless the identity is a platform admin or a controller."}
+        )
     found = list(Group.objects.filter(name__in=set(groups)))
     unknown = sorted(set(groups) - {group.name for group in found})
     if unknown:

@@ -187,7 +187,11 @@ ARCADIA_WEBHOOK_ALLOW_HOSTS = [host.lower() for host in env_list("ARCADIA_WEBHOO
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["arcadia_cloud.auth.BearerTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Controllers pass only where a view declares it (`controller_may`).
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "arcadia_cloud.api.permissions.ControllerMay",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["arcadia_cloud.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -210,7 +214,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"StateEnum": "deployments.models.State"},
+    "ENUM_NAME_OVERRIDES": {
+        "StateEnum": "deployments.models.State",
+        "DesiredStateEnum": "deployments.models.DesiredState",
+        "RequestedStateEnum": "deployments.resources.REQUESTABLE_STATES",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "arcadia_cloud.api.schema.document_api_conventions",

@@ -54,3 +54,12 @@ def addons_on_sale() -> QuerySet[Addon]:
 def get_addons_on_sale(codes) -> dict[str, Addon]:
     """code -> add-on for those of `codes` that exist and are active."""
     return {a.code: a for a in Addon.objects.filter(code__in=set(codes), active=True)}
+
+
+def resource_kind_is_defined(kind: str) -> bool:
+    """Whether some published plan version includes a quota of `kind` or some
+    add-on (on sale or not) is of that kind: the resource kinds that exist.
+    At most two queries (asked only for a kind the deployment has no
+    entitlement of)."""
+    in_plans = PlanVersion.objects.filter(published_at__isnull=False, included_quotas__has_key=kind)
+    return in_plans.exists() or Addon.objects.filter(resource_kind=kind).exists()

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.db.models import F, Q
 from django.utils import timezone
 
 from catalog.models import Plan
@@ -71,3 +72,49 @@ class InStateLongerThanFilter(admin.SimpleListFilter):
                 f"from 0 to {MAX_IN_STATE_DAYS}"
             )
         return queryset.filter(state_since__lte=timezone.now() - timedelta(days=int(value)))
+
+
+class DesiredVersusObservedFilter(admin.SimpleListFilter):
+    """A resource's observed state against its desired one (a controller that
+    has not caught up, or a resource that failed)."""
+
+    title = "desired vs observed"
+    parameter_name = "observed"
+    MATCH, DIFFER = "match", "differ"
+
+    def lookups(self, request, model_admin):
+        return [(self.MATCH, "Observed = desired"), (self.DIFFER, "Observed ≠ desired")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        same = Q(observed_state=F("desired_state"))
+        if value == self.MATCH:
+            return queryset.filter(same)
+        if value == self.DIFFER:
+            return queryset.exclude(same)
+        raise IncorrectLookupParameters(f"desired vs observed: {value!r} is not match or differ")
+
+
+class PendingFilter(admin.SimpleListFilter):
+    """Pending: the controllers have not reported the resource's current
+    generation yet (`observed_generation < generation`)."""
+
+    title = "pending"
+    parameter_name = "pending"
+    YES, NO = "yes", "no"
+
+    def lookups(self, request, model_admin):
+        return [(self.YES, "Pending"), (self.NO, "Up to date")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        pending = Q(observed_generation__lt=F("generation"))
+        if value == self.YES:
+            return queryset.filter(pending)
+        if value == self.NO:
+            return queryset.exclude(pending)
+        raise IncorrectLookupParameters(f"pending: {value!r} is not yes or no")

@@ -1,5 +1,6 @@
-"""Deployments in the admin: the changelist, the deployment page and the
-read-only event history. The moves, the override and the bulk action come
+"""Deployments in the admin: the changelist, the deployment page (with its
+resources and entitlements), the read-only event history and the read-only
+resources list. The moves, the override and the bulk action come
 from `console.transitions.TransitionAdminMixin`, which calls the services;
 nothing here saves a state or writes an event. Deployments are created
 through the API and never edited or deleted here."""
@@ -15,15 +16,24 @@ from django.urls import reverse
 
 from billing.selectors import monthly_total_by_currency
 from console.charts import format_money, state_badge
-from console.filters import InStateLongerThanFilter, PlanFilter, RegionFilter
+from console.filters import (
+    DesiredVersusObservedFilter,
+    InStateLongerThanFilter,
+    PendingFilter,
+    PlanFilter,
+    RegionFilter,
+)
 from console.readonly import ReadOnlyAdmin, ReadOnlyAdminMixin, ReadOnlyTabularInline
 from console.safety import SafeAdminMixin
 from console.transitions import TransitionAdminMixin
-from deployments import selectors
-from deployments.models import BillingOverrideChange, Deployment, DeploymentEvent
+from deployments import resource_selectors, selectors
+from deployments.entitlements import entitlements_of
+from deployments.models import BillingOverrideChange, CloudResource, Deployment, DeploymentEvent
 from subscriptions.selectors import get_subscription_for_deployment
 
 TIMELINE_LIMIT = 50
+#: Resources listed on the deployment page (newest first; the rest one click away).
+RESOURCES_SHOWN = 50
 
 
 # -- Inlines: the timeline and the override history (read-only for everyone) -------
@@ -180,6 +190,7 @@ class DeploymentAdmin(SafeAdminMixin, TransitionAdminMixin, ReadOnlyAdminMixin, 
                 "totals": [format_money(c, cur) for cur, c in totals.items()],
                 "url": reverse("admin:subscriptions_subscription_change", args=[subscription.pk]),
             }
+        resources_changelist = reverse("admin:deployments_cloudresource_changelist")
         tenant_changelist = reverse("admin:deployments_deployment_changelist")
         others = selectors.tenant_deployments(deployment.tenant_id, exclude_id=deployment.pk)
         return {
@@ -208,6 +219,14 @@ class DeploymentAdmin(SafeAdminMixin, TransitionAdminMixin, ReadOnlyAdminMixin, 
                 ),
                 "event_count": deployment.events.count(),
                 "timeline_limit": TIMELINE_LIMIT,
+                "entitlements": [
+                    {"e": e, "over": e.used > e.limit} for e in entitlements_of(deployment.pk)
+                ],
+                "resources": resource_selectors.resources_of_deployment(
+                    deployment.pk, limit=RESOURCES_SHOWN
+                ),
+                "resources_shown": RESOURCES_SHOWN,
+                "resources_url": f"{resources_changelist}?deployment__id__exact={deployment.pk}",
             }
         }
 
@@ -247,6 +266,71 @@ class DeploymentEventAdmin(ReadOnlyAdmin):
     @admin.display(description="tenant", ordering="deployment__tenant__slug")
     def tenant_column(self, obj: DeploymentEvent):
         return obj.deployment.tenant
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # The deployment page links here filtered by deployment id.
+        return lookup == "deployment__id__exact" or super().lookup_allowed(lookup, value, request)
+
+
+@admin.register(CloudResource)
+class CloudResourceAdmin(ReadOnlyAdmin):
+    """Every tenant's resources, read-only: what is wanted changes through the
+    API's services and the lifecycle, what is observed through the
+    controllers' reports."""
+
+    list_display = [
+        "name",
+        "kind",
+        "qty",
+        "deployment",
+        "tenant",
+        "desired_state",
+        "observed_state",
+        "generation",
+        "observed_generation",
+        "held",
+        "updated_at",
+    ]
+    list_select_related = ["deployment", "tenant"]
+    list_filter = [
+        "kind",
+        "desired_state",
+        "observed_state",
+        DesiredVersusObservedFilter,
+        PendingFilter,
+        "held",
+    ]
+    search_fields = ["name", "=deployment__slug", "=tenant__slug"]
+    search_help_text = "Name, deployment slug, tenant slug, or a resource id."
+    ordering = ["-id"]
+    list_per_page = 100
+    show_full_result_count = False
+    fields = [
+        "id",
+        "deployment",
+        "tenant",
+        "kind",
+        "name",
+        "qty",
+        "desired_state",
+        "observed_state",
+        "generation",
+        "observed_generation",
+        "held",
+        "status_message",
+        "observed_at",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            resource_id = uuid.UUID(search_term.strip())
+        except ValueError:
+            return results, may_have_duplicates
+        return results | queryset.filter(pk=resource_id), may_have_duplicates
 
     def lookup_allowed(self, lookup, value, request=None):
         # The deployment page links here filtered by deployment id.

@@ -1,7 +1,8 @@
 """The demo's cast and stories, replayed by `manage.py load_demo`: four
-tenants, staff logins, and each demo deployment's history (created some days
-ago on a plan with add-ons, then moved by its tenant, an operator or a batch
-job). Data only: the command plays it through the real services."""
+tenants, staff logins, a provisioning controller, and each demo deployment's
+history (created some days ago on a plan with add-ons and a few resources,
+then moved by its tenant, an operator or a batch job, the lifecycle driving
+its resources). Data only: the command plays it through the real services."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ OPERATOR_EMAIL = "operator@arcadia.example"
 BILLING_EMAIL = "billing@arcadia.example"
 SUPPORT_EMAIL = "support@arcadia.example"
 TENANT_EMAIL = "owner@acme.example"
+#: The demo's provisioning controller (role `controller`): it has reported
+#: the status of every resource except those of the stories below that say
+#: it has not caught up, which stay pending.
+CONTROLLER_EMAIL = "controller@arcadia.example"
 #: The platform's own organisation: staff identities that are not platform
 #: admins belong to a tenant (the identity model requires one); this one owns
 #: no deployments.
@@ -41,10 +46,28 @@ class Story:
     moves: tuple[tuple[int, str, str, str], ...] = ()
     trial: bool = False
     override_reason: str = ""
+    #: (kind, name, qty), created with the deployment, within its plan's limits
+    resources: tuple[tuple[str, str, int], ...] = ()
+    #: False: the controller has not reported this deployment's latest
+    #: changes yet, so its resources stay pending
+    controller_caught_up: bool = True
 
 
 STORIES = [
-    Story("acme", "shop", "Acme Shop", "us-east-1", "team", ("storage_50gb", "seats_5"), 90),
+    Story(
+        "acme",
+        "shop",
+        "Acme Shop",
+        "us-east-1",
+        "team",
+        ("storage_50gb", "seats_5"),
+        90,
+        resources=(
+            ("storage_gb", "uploads", 200),
+            ("storage_gb", "postgres", 100),
+            ("gpu_hours", "recommendations", 20),
+        ),
+    ),
     Story(
         "acme",
         "blog",
@@ -54,6 +77,7 @@ STORIES = [
         (),
         75,
         ((12, "paused", TENANT, "Pausing over the holidays"),),
+        resources=(("storage_gb", "wordpress", 8),),
     ),
     Story(
         "acme",
@@ -64,6 +88,7 @@ STORIES = [
         ("gpu_hours_10",),
         50,
         ((9, "past_due", DUNNING, "Invoice 2026-10 unpaid after 14 days"),),
+        resources=(("gpu_hours", "notebooks", 15), ("storage_gb", "warehouse", 80)),
     ),
     Story(
         "acme",
@@ -77,6 +102,8 @@ STORIES = [
             (30, "paused", TENANT, "Content freeze"),
             (20, "active", TENANT, "Back in business"),
         ),
+        resources=(("storage_gb", "site", 5),),
+        controller_caught_up=False,
     ),
     Story(
         "globex",
@@ -86,6 +113,11 @@ STORIES = [
         "enterprise",
         ("storage_500gb", "backups_daily"),
         120,
+        resources=(
+            ("storage_gb", "assets", 1500),
+            ("backup_days", "nightly", 30),
+            ("seats", "editors", 40),
+        ),
     ),
     Story(
         "globex",
@@ -99,6 +131,7 @@ STORIES = [
             (40, "past_due", DUNNING, "Invoice 2026-09 unpaid after 14 days"),
             (25, "suspended", DUNNING, "Past due for 15 days"),
         ),
+        resources=(("llm_tokens_k", "assistant", 20000), ("storage_gb", "contacts", 50)),
     ),
     Story(
         "globex",
@@ -112,6 +145,7 @@ STORIES = [
             (35, "cancelled", TENANT, "Replaced by the portal"),
             (4, "archived", CLEANUP, "Cancelled for 30 days"),
         ),
+        resources=(("storage_gb", "site", 10),),
     ),
     Story(
         "initech",
@@ -122,6 +156,8 @@ STORIES = [
         ("llm_tokens_10m",),
         6,
         trial=True,
+        resources=(("llm_tokens_k", "reports", 3000),),
+        controller_caught_up=False,
     ),
     Story(
         "initech",
@@ -132,6 +168,7 @@ STORIES = [
         (),
         70,
         ((33, "past_due", DUNNING, "Invoice 2026-09 unpaid after 14 days"),),
+        resources=(("storage_gb", "staging", 10),),
     ),
     Story(
         "initech",
@@ -145,6 +182,7 @@ STORIES = [
             (45, "past_due", DUNNING, "Invoice 2026-09 unpaid after 14 days"),
             (42, "active", OPERATOR, "Payment received by wire transfer"),
         ),
+        resources=(("seats", "staff", 10),),
     ),
     Story(
         "umbrella",
@@ -155,6 +193,7 @@ STORIES = [
         ("gpu_hours_100", "storage_500gb"),
         110,
         override_reason="Enterprise contract: invoices settled quarterly, no dunning",
+        resources=(("gpu_hours", "training", 300), ("storage_gb", "datasets", 1800)),
     ),
     Story(
         "umbrella",
@@ -165,6 +204,7 @@ STORIES = [
         ("backups_daily",),
         85,
         ((16, "past_due", DUNNING, "Invoice 2026-10 unpaid after 14 days"),),
+        resources=(("storage_gb", "records", 400), ("backup_days", "archive", 30)),
     ),
     Story(
         "umbrella",
@@ -178,5 +218,7 @@ STORIES = [
             (8, "suspended", OPERATOR, "Abuse report: open relay"),
             (3, "cancelled", TENANT, "Decommissioned"),
         ),
+        resources=(("storage_gb", "kiosk", 2),),
+        controller_caught_up=False,
     ),
 ]

@@ -1,4 +1,5 @@
-"""Deployments (the billable unit) and their append-only audit trail.
+"""Deployments (the billable unit), their append-only audit trail, and the
+cloud resources tied to each.
 
 The lifecycle is declared here, once, with django-fsm: one transition method
 per target state, one `@transition` per source with the roles that may make
@@ -9,6 +10,8 @@ through `deployments.transitions`.
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from datetime import datetime
 
@@ -221,3 +224,148 @@ class BillingOverrideChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deployment_id}: override={'on' if self.value else 'off'}"
+
+
+# -- Cloud resources ------------------------------------------------------------------
+
+
+class DesiredState(models.TextChoices):
+    RUNNING = "running", "Running"
+    STOPPED = "stopped", "Stopped"
+    DELETED = "deleted", "Deleted"
+
+
+class ObservedState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    STOPPED = "stopped", "Stopped"
+    DELETED = "deleted", "Deleted"
+    FAILED = "failed", "Failed"
+
+
+#: A resource kind as the catalog writes them (add-ons' `resource_kind`).
+RESOURCE_KIND_PATTERN = r"^[a-z0-9][a-z0-9_]{0,62}$"
+
+
+def time_ordered_uuid() -> uuid.UUID:
+    """A version 7 UUID (RFC 9562): 48 bits of Unix milliseconds, then random.
+
+    A resource's public id is a UUID like every id of the API; this one also
+    sorts by creation time, so the lists keyset-paginate on the primary key in
+    creation order, and inserts land at the right edge of the index.
+    """
+    millis = time.time_ns() // 1_000_000
+    value = (millis & (2**48 - 1)) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return uuid.UUID(int=value)
+
+
+class CloudResource(models.Model):
+    """A cloud resource of one deployment (the original system's `cloud_resources`).
+
+    `desired_state`, `qty` and `held` are what the platform wants; the
+    controllers report what they observe (`observed_state`,
+    `observed_generation`). `generation` goes up with every change of what is
+    wanted, so a resource is pending (its controller has work to do) while
+    `observed_generation < generation`. Written only by `deployments.resources`
+    (the lifecycle drives it from `deployments.transitions.write_moves`);
+    rows are never deleted: a deleted resource is one whose desired state is
+    `deleted`, and its name is free again.
+    """
+
+    id = models.UUIDField(primary_key=True, default=time_ordered_uuid, editable=False)
+    # Indexed by (deployment, id) and (tenant, id) below, not on their own.
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.PROTECT, related_name="resources", db_index=False
+    )
+    #: The deployment's tenant, copied at creation (a deployment never changes
+    #: tenant): the tenant scope filters resources without a join, and the
+    #: lifecycle's set-based UPDATE returns it for the events.
+    tenant = models.ForeignKey(
+        "arcadia_cloud.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        db_index=False,
+    )
+    kind = models.CharField(
+        max_length=63,
+        validators=[
+            RegexValidator(
+                RESOURCE_KIND_PATTERN.removesuffix("$") + r"\Z",
+                "A resource kind: lower-case letters, digits and '_'.",
+            )
+        ],
+    )
+    name = models.CharField(
+        max_length=63,
+        validators=[
+            RegexValidator(_SLUG_VALIDATOR_PATTERN, "Must be a DNS label: a-z, 0-9 and '-'.")
+        ],
+    )
+    qty = models.PositiveIntegerField()
+    desired_state = models.CharField(
+        max_length=16, choices=DesiredState.choices, default=DesiredState.RUNNING
+    )
+    observed_state = models.CharField(
+        max_length=16, choices=ObservedState.choices, default=ObservedState.PENDING
+    )
+    generation = models.PositiveBigIntegerField(default=1)
+    observed_generation = models.PositiveBigIntegerField(default=0)
+    #: Stopped by the lifecycle (paused, suspended), not by the tenant: only
+    #: these go back to running when the deployment is active again.
+    held = models.BooleanField(default=False)
+    #: The message of the last status report ("" when it had none).
+    status_message = models.CharField(max_length=1000, blank=True, default="")
+    #: When a status report last changed what is observed.
+    observed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "cloud_resources"
+        ordering = ["id"]
+        verbose_name = "cloud resource"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "name"],
+                condition=~models.Q(desired_state=DesiredState.DELETED),
+                name="resource_name_unique_per_deployment",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(desired_state__in=DesiredState.values),
+                name="resource_desired_state_known",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(observed_state__in=ObservedState.values),
+                name="resource_observed_state_known",
+            ),
+            models.CheckConstraint(condition=models.Q(qty__gte=1), name="resource_qty_positive"),
+            models.CheckConstraint(
+                condition=models.Q(generation__gte=1), name="resource_generation_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(observed_generation__lte=models.F("generation")),
+                name="resource_observed_not_ahead",
+            ),
+        ]
+        indexes = [
+            # A deployment's resources in id (= creation) order: its list, the
+            # lifecycle's UPDATE, the entitlements' sums.
+            models.Index(fields=["deployment", "id"], name="resource_deployment_id"),
+            models.Index(fields=["tenant", "id"], name="resource_tenant_id"),
+            # The controllers' work queue: only pending rows are in it.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(observed_generation__lt=models.F("generation")),
+                name="resource_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+    @property
+    def pending(self) -> bool:
+        return self.observed_generation < self.generation

@@ -21,8 +21,10 @@ Elsewhere (the SQLite quick start) each subscription goes through
 `change_plan_version` itself.
 
 With `effective="period_end"` each subscription gets the change scheduled for
-the end of its current period instead (`schedule_change`, one at a time: a
-schedule replaces an earlier one and records both facts).
+the end of its current period instead (`schedule_plan_change`, one at a
+time: a schedule replaces an earlier one and records both facts). A subscriber
+whose resources in use would exceed the new version's limits (the quota rule,
+`deployments.entitlements`) is not moved and is counted.
 """
 
 from __future__ import annotations
@@ -44,12 +46,15 @@ from arcadia_cloud.errors import DomainError
 from catalog.errors import PlanOrVersionNotFound
 from catalog.models import Plan, PlanVersion
 from catalog.selectors import live_versions
+from deployments.entitlements import entitlements_with_version
+from deployments.errors import QuotaExceeded
 from deployments.events import check_actor_label, check_reason
 from deployments.models import Deployment
+from deployments.scheduling import schedule_plan_change
+from deployments.services import change_subscription_plan
 from feed.record import record_events_from_select
 from subscriptions.errors import CurrencyMismatch, PlanVersionUnchanged
-from subscriptions.models import PendingChange, PlanChange, Status, Subscription
-from subscriptions.services import change_plan_version, schedule_change
+from subscriptions.models import PlanChange, Status, Subscription
 from subscriptions.shapes import subscription_shape_sql
 
 logger = logging.getLogger(__name__)
@@ -79,6 +84,8 @@ class MigrationResult:
     moved: int = 0
     scheduled: int = 0
     skipped_cancelled: int = 0
+    #: the resources in use would exceed the new version's limits
+    skipped_quota: int = 0
     skipped_locked: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
@@ -86,7 +93,7 @@ class MigrationResult:
     would_move: list[tuple[int, UUID]] = field(default_factory=list)
 
     def absorb(self, other: MigrationResult) -> None:
-        for name in ("moved", "scheduled", "skipped_locked", "failed"):
+        for name in ("moved", "scheduled", "skipped_quota", "skipped_locked", "failed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
 
@@ -178,7 +185,7 @@ def migrate_plan_version(
         # moved nor failed; a second run picks it up.
         done_now = result.scheduled if migration.effective == PERIOD_END else 0
         left = subscribers.filter(status__in=MOVABLE).count() - done_now
-        result.skipped_locked = max(0, left - result.failed)
+        result.skipped_locked = max(0, left - result.failed - result.skipped_quota)
     except DatabaseError as exc:
         raise MigrationInterrupted(result, exc) from exc
     return result
@@ -202,32 +209,40 @@ class _Run:
     ) -> tuple[MigrationResult, list[int]]:
         outcome = MigrationResult()
         with transaction.atomic():
-            ids = self._lock(after=after, limit=limit, skip=skip)
+            rows = self._lock(after=after, limit=limit, skip=skip)
+            ids = [pk for pk, _ in rows]
             if not ids:
                 return outcome, ids
-            if self.migration.effective == PERIOD_END:
-                outcome.scheduled = self._schedule(ids)
-            elif connection.vendor == "postgresql":
-                outcome.moved = self._move(ids)
+            if self.migration.effective == PERIOD_END or connection.vendor != "postgresql":
+                self._one_by_one(rows, outcome)
             else:
-                outcome.moved, outcome.failed = self._move_one_by_one(ids, outcome.errors)
+                # The quota rule, for the whole chunk at once: a subscriber whose
+                # resources in use would exceed the new version's limits stays.
+                entitlements = entitlements_with_version(rows, self.target)
+                over = {
+                    pk
+                    for pk, deployment_id in rows
+                    if any(e.used > e.limit for e in entitlements[deployment_id])
+                }
+                outcome.skipped_quota = len(over)
+                outcome.moved = self._move([pk for pk in ids if pk not in over])
         return outcome, ids
 
-    def _lock(self, *, after: int, limit: int, skip: frozenset[int]) -> list[int]:
+    def _lock(self, *, after: int, limit: int, skip: frozenset[int]) -> list[tuple[int, UUID]]:
+        """(subscription id, deployment id) of the chunk, the deployments locked."""
         rows = self.movable.filter(pk__gt=after).exclude(pk__in=skip).order_by("pk")
         if connection.vendor != "postgresql":
-            return [pk for (pk,) in fetch_rows(rows.values_list("pk")[:limit])]
+            return list(fetch_rows(rows.values_list("pk", "deployment_id")[:limit]))
         # The deployment rows are locked (see the module docstring); Django's
         # select_for_update(of=...) needs a select_related, so the clause is
         # added to the queryset's own SQL.
         rows = rows.filter(deployment__state__isnull=False)  # joined, not outer-joined
-        sql, params = rows.values_list("pk", "deployment__tenant_id")[
-            :limit
-        ].query.sql_with_params()
+        query = rows.values_list("pk", "deployment_id", "deployment__tenant_id")[:limit].query
+        sql, params = query.sql_with_params()
         table = connection.ops.quote_name(Deployment._meta.db_table)
         with server_binding_cursor() as cursor:
             cursor.execute(f"{sql} FOR UPDATE OF {table} SKIP LOCKED", params, binary=True)
-            return [pk for pk, _ in cursor.fetchall()]
+            return [(pk, deployment_id) for pk, deployment_id, _ in cursor.fetchall()]
 
     def _move(self, ids: list[int]) -> int:
         """The set-based move of one chunk: UPDATE, plan changes, events."""
@@ -280,42 +295,39 @@ class _Run:
             params=[json.dumps(shared), change_ids],
         )
 
-    def _move_one_by_one(self, ids: list[int], errors: list[str]) -> tuple[int, int]:
-        moved = failed = 0
-        for subscription in Subscription.objects.filter(pk__in=ids).order_by("pk"):
+    def _one_by_one(self, rows: list[tuple[int, UUID]], outcome: MigrationResult) -> None:
+        """Each subscription through the single-row services (a schedule, or
+        the SQLite quick start): the same rules, a refusal counted."""
+        for _, deployment_id in rows:
             try:
                 with transaction.atomic():
-                    change_plan_version(
-                        subscription=subscription,
-                        plan_code=self.target.plan.code,
-                        version=self.target.version,
-                        actor=self.actor,
-                        notes=self.reason,
-                    )
-            except DomainError as exc:
-                failed += 1
-                errors.append(f"subscription {subscription.pk}: {exc.code}")
+                    if self.migration.effective == PERIOD_END:
+                        schedule_plan_change(
+                            deployment_id=deployment_id,
+                            plan_code=self.target.plan.code,
+                            version=self.target.version,
+                            actor=self.actor,
+                            reason=self.reason,
+                        )
+                    else:
+                        change_subscription_plan(
+                            deployment_id=deployment_id,
+                            plan_code=self.target.plan.code,
+                            version=self.target.version,
+                            actor=self.actor,
+                            notes=self.reason,
+                        )
+            except QuotaExceeded:
+                outcome.skipped_quota += 1
                 continue
-            moved += 1
-        return moved, failed
-
-    def _schedule(self, ids: list[int]) -> int:
-        scheduled = 0
-        for subscription in (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("plan_version", "deployment")
-            .filter(pk__in=ids)
-            .order_by("pk")
-        ):
-            schedule_change(
-                subscription=subscription,
-                kind=PendingChange.Kind.CHANGE_PLAN,
-                target=self.target,
-                actor=self.actor,
-                reason=self.reason,
-            )
-            scheduled += 1
-        return scheduled
+            except DomainError as exc:
+                outcome.failed += 1
+                outcome.errors.append(f"deployment {deployment_id}: {exc.code}")
+                continue
+            if self.migration.effective == PERIOD_END:
+                outcome.scheduled += 1
+            else:
+                outcome.moved += 1
 
 
 def _version_data(version: PlanVersion) -> dict:

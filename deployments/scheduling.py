@@ -4,13 +4,13 @@ A tenant or an operator may ask for a cancellation or a plan change to take
 effect when the subscription's current period ends (`cancel_subscription`
 with `at_period_end`, `schedule_plan_change`). The request is checked now with
 the same rules as doing it now (the map for a cancellation, the plan-change
-rules), so a change that could not be made is refused at once; it is stored
+rules and the quota rule), so a change that could not be made is refused at once; it is stored
 as a `PendingChange` and shown in `subscription.pending_changes`, and may be
 withdrawn until it applies.
 
 At the boundary the billing clock calls `apply_changes_due`: each change is
 made through the same services as a change made now (`transition_state`,
-`change_plan_version`), as of the boundary, with the authority of the identity
+`change_subscription_plan`), as of the boundary, with the authority of the identity
 that requested it, so every rule is checked again then. A change that has
 become impossible is marked failed with its reason and nothing of it is
 written. A scheduled cancellation wins over a scheduled plan change at the
@@ -33,14 +33,15 @@ from arcadia_cloud.errors import DomainError
 from arcadia_cloud.scope import scope_for
 from catalog.errors import PlanOrVersionNotFound
 from catalog.selectors import resolve_plan_version
+from deployments.entitlements import entitlements_of
 from deployments.errors import DeploymentNotFound
 from deployments.events import check_reason
 from deployments.models import Deployment, State
+from deployments.services import change_subscription_plan
 from deployments.transitions import check_move, transition_state
 from subscriptions.errors import SubscriptionNotFound
 from subscriptions.models import PendingChange, Subscription
 from subscriptions.services import (
-    change_plan_version,
     check_plan_change,
     mark_change,
     schedule_change,
@@ -118,6 +119,7 @@ def schedule_plan_change(
     with transaction.atomic():
         _, subscription = _locked(deployment_id, actor)
         check_plan_change(subscription, target)
+        entitlements_of(deployment_id, plan_version=target).check_within_limits()
         return schedule_change(
             subscription=subscription,
             kind=PendingChange.Kind.CHANGE_PLAN,
@@ -209,8 +211,8 @@ def _apply(change: PendingChange, actor: Actor, notes: str) -> None:
         )
         return
     version = change.target_version
-    change_plan_version(
-        subscription=subscription,
+    change_subscription_plan(
+        deployment_id=subscription.deployment_id,
         plan_code=version.plan.code,
         version=version.version,
         actor=actor,

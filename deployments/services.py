@@ -1,7 +1,9 @@
-"""Deployment write services other than moves (see `deployments.transitions`):
-creating a deployment, the billing-action override, and subscribing a
-deployment to a plan (the deployment's lock and state decide whether it may
-take a subscription and with which status)."""
+"""Deployment write services other than moves (see `deployments.transitions`)
+and resources (see `deployments.resources`): creating a deployment, the
+billing-action override, subscribing a deployment to a plan (the deployment's
+lock and state decide whether it may take a subscription and with which
+status), and the subscription changes that shrink its limits (a plan change,
+an add-on detach), decided under the deployment's lock against its resources."""
 
 from __future__ import annotations
 
@@ -20,14 +22,22 @@ from arcadia_cloud.models import Tenant
 from arcadia_cloud.scope import scope_for
 from catalog.errors import PlanOrVersionNotFound
 from catalog.selectors import resolve_plan_version
+from deployments.entitlements import entitlements_of
 from deployments.errors import DeploymentNotFound, DeploymentNotSubscribable
 from deployments.events import check_reason, record_override_change, record_transition
 from deployments.models import BillingOverrideChange, Deployment, LlmMode, State
 from deployments.transitions import subscription_status_for
-from subscriptions.errors import PlanCodeRequired, TrialAlreadyUsed, TrialNotOffered
-from subscriptions.models import Subscription
+from subscriptions.errors import (
+    PlanCodeRequired,
+    SubscriptionNotFound,
+    TrialAlreadyUsed,
+    TrialNotOffered,
+)
+from subscriptions.models import Subscription, SubscriptionAddon
 from subscriptions.services import (
+    change_plan_version,
     check_addons_on_sale,
+    detach_addon,
     grant_trial,
     open_subscription,
     trial_used,
@@ -245,3 +255,78 @@ def create_subscription(
             trial_ends_at=trial_ends_at,
             at=at,
         )
+
+
+# -- Plan changes and add-on detaches, within the deployment's limits ---------------
+
+
+def _locked_subscription(deployment_id: UUID, actor: Actor) -> Subscription:
+    """Lock the deployment (in the actor's scope), then return its subscription
+    (SubscriptionNotFound without one). The order every path that takes both
+    locks keeps: the deployment row first, then the subscription (a move locks
+    its deployment, then updates the subscription; the subscription services
+    called next lock the subscription row)."""
+    deployment = (
+        scope_for(actor)
+        .filter(Deployment.objects.all())
+        .select_for_update()
+        .filter(pk=deployment_id)
+        .first()
+    )
+    if deployment is None:
+        raise DeploymentNotFound()
+    subscription = Subscription.objects.filter(deployment_id=deployment.pk).first()
+    if subscription is None:
+        raise SubscriptionNotFound()
+    return subscription
+
+
+def change_subscription_plan(
+    *,
+    deployment_id: UUID,
+    plan_code: str,
+    actor: Actor,
+    version: int | None = None,
+    at: datetime | None = None,
+    notes: str = "",
+) -> Subscription:
+    """Move a deployment's subscription to another plan version, unless the
+    new version's quotas (plus the attached add-on lines) would leave a kind
+    with more in use than its limit (QuotaExceeded, nothing written); then
+    `subscriptions.services.change_plan_version` (currency rule, PlanChange).
+
+    The quota is decided under the deployment's row lock, the lock every
+    resource create or grow takes first, so no resource can be added between
+    the check and the change. Raises PlanOrVersionNotFound, DeploymentNotFound,
+    SubscriptionNotFound, QuotaExceeded, and what `change_plan_version` raises.
+    """
+    target = resolve_plan_version(plan_code=plan_code, version=version)
+    if target is None:
+        raise PlanOrVersionNotFound()
+    with transaction.atomic():
+        subscription = _locked_subscription(deployment_id, actor)
+        entitlements_of(deployment_id, plan_version=target).check_within_limits()
+        return change_plan_version(
+            subscription=subscription,
+            plan_code=target.plan.code,
+            version=target.version,
+            actor=actor,
+            at=at,
+            notes=notes,
+        )
+
+
+def detach_subscription_addon(
+    *, deployment_id: UUID, line_id: int, actor: Actor, at: datetime | None = None
+) -> SubscriptionAddon:
+    """Detach an add-on line of a deployment's subscription, unless the
+    resources in use need it (QuotaExceeded: a kind's use would be over the
+    limit without the line; nothing written); then
+    `subscriptions.services.detach_addon`. Locks as `change_subscription_plan`
+    does. Raises DeploymentNotFound, SubscriptionNotFound, QuotaExceeded, and
+    what `detach_addon` raises (NotFound for a line that is not this
+    subscription's, AddonAlreadyDetached)."""
+    with transaction.atomic():
+        subscription = _locked_subscription(deployment_id, actor)
+        entitlements_of(deployment_id, without_lines=[line_id]).check_within_limits()
+        return detach_addon(subscription=subscription, line_id=line_id, actor=actor, at=at)

@@ -30,6 +30,7 @@ from deployments.errors import (
 )
 from deployments.events import check_reason, record_transitions
 from deployments.models import Deployment, State
+from deployments.resources import drive_resources
 from subscriptions.models import Status
 from subscriptions.services import set_status_of_deployments
 
@@ -187,6 +188,8 @@ def write_moves(
     status = SUBSCRIPTION_STATUS_FOR_STATE.get(to_state)
     if status is not None:
         set_status_of_deployments(deployment_ids=deployment_ids, status=status)
+    # The resources follow too (SPEC §8), set-based like the rest.
+    drive_resources(deployment_ids=deployment_ids, to_state=to_state, actor=actor, at=at)
 
 
 def transition_state(

@@ -11,8 +11,8 @@ from arcadia_cloud.actors import Actor
 from arcadia_cloud.errors import DomainError
 from console.forms import ChangePlanForm
 from console.readonly import ReadOnlyAdmin, ReadOnlyTabularInline
+from deployments.services import change_subscription_plan
 from subscriptions.models import PlanChange, Subscription, SubscriptionAddon
-from subscriptions.services import change_plan_version
 
 
 class SubscriptionAddonInline(ReadOnlyTabularInline):
@@ -87,8 +87,8 @@ class SubscriptionAdmin(ReadOnlyAdmin):
             moved = 0
             for subscription in queryset.order_by("pk"):
                 try:
-                    change_plan_version(
-                        subscription=subscription,
+                    change_subscription_plan(
+                        deployment_id=subscription.deployment_id,
                         plan_code=form.cleaned_data["plan"].code,
                         version=form.cleaned_data["version"],
                         actor=actor,

@@ -231,6 +231,10 @@ def change_plan_version(
     its whole life). Locks the subscription row so two concurrent
     changes are serialised and each PlanChange's from_version is the version
     the subscription really had.
+
+    Entry points call `deployments.services.change_subscription_plan`, which
+    locks the deployment first and refuses a change that would leave the
+    deployment's resources over its new limits, then calls this.
     """
     target = resolve_plan_version(plan_code=plan_code, version=version)
     if target is None:
@@ -343,6 +347,10 @@ def detach_addon(
     subscription outside the actor's scope), AddonAlreadyDetached for a line
     detached before. Locks the subscription row, like attaching, so a detach
     and a concurrent plan change or attach are serialised.
+
+    Entry points call `deployments.services.detach_subscription_addon`, which
+    locks the deployment first and refuses a detach the resources in use
+    need, then calls this.
     """
     with transaction.atomic():
         locked = _locked_in_scope(subscription, actor)

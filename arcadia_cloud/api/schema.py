@@ -4,7 +4,8 @@
 - `X-Request-Id` (optional request header, echoed on every response);
 - every operation: 400 (a charset, header or query value that cannot be
   used) and 503 with `Retry-After` (the database did not answer);
-- authenticated operations: 401 and 429 (with `Retry-After`);
+- authenticated operations: 401, 403 (a controller identity may use only the
+  routes that let it) and 429 (with `Retry-After`);
 - every POST: `Idempotency-Key` (its pattern) and the answers it adds (400
   malformed key, 409 key in use, 422 key reused), 413 oversized body, 415 not JSON;
 - the regions a deployment may be created in (`ARCADIA_REGIONS`, read when the
@@ -97,6 +98,11 @@ def document_api_conventions(result, generator, request, public):
             )
             if operation.get("security") != [{}] and operation.get("security"):
                 responses.setdefault("401", _error("Missing, unknown, expired or revoked token"))
+                # Every authenticated route may refuse a controller identity
+                # (`arcadia_cloud.api.permissions.ControllerMay`).
+                responses.setdefault(
+                    "403", _error("Forbidden (e.g. a controller identity outside its routes)")
+                )
                 responses.setdefault(
                     "429",
                     _error(
@@ -138,6 +144,9 @@ _DEPLOYMENT_ID = "$response.body#/deployment/id"
 _SAME_DEPLOYMENT = "$request.path.id"
 _FROM_A_DEPLOYMENT = {
     "ShowDeployment": ("deployments_show", "The deployment"),
+    "DeploymentResources": ("deployments_resources_list", "Its resources"),
+    "CreateResource": ("deployments_resources_create", "Create a resource"),
+    "DeploymentEntitlements": ("deployments_entitlements", "Its limits and use per kind"),
     "DeploymentEvents": ("deployments_events", "Its full history"),
     "TransitionDeployment": ("deployments_transition", "Move it to another state"),
     "SubscribeDeployment": ("deployments_subscribe", "Subscribe it to a plan"),
@@ -155,6 +164,18 @@ _FROM_A_WEBHOOK_ENDPOINT = {
     "Deliveries": ("webhook_endpoints_deliveries", "Its delivery log"),
     "Replay": ("webhook_endpoints_replay", "Deliver past events again"),
     "DeleteEndpoint": ("webhook_endpoints_delete", "Delete it"),
+}
+_RESOURCE_ID = "$response.body#/resource/id"
+_FROM_A_RESOURCE = {
+    "ShowResource": ("resources_show", "The resource"),
+    "UpdateResource": ("resources_update", "Change its qty or desired state"),
+    "DeleteResource": ("resources_delete", "Ask for it to be deleted"),
+}
+#: operation id -> (status, links) to operations taking the resource's `resource_id`.
+RESOURCE_LINKS = {
+    "deployments_resources_create": ("201", _FROM_A_RESOURCE),
+    "resources_show": ("200", _FROM_A_RESOURCE),
+    "resources_update": ("200", _FROM_A_RESOURCE),
 }
 LINKS = {
     "deployments_create": ("201", _FROM_A_DEPLOYMENT, _DEPLOYMENT_ID),
@@ -183,6 +204,19 @@ def _add_links(result) -> None:
             name: {
                 "operationId": target,
                 "parameters": {"id": id_expression},
+                "description": description,
+            }
+            for name, (target, description) in targets.items()
+            if target in operations
+        }
+    for source, (status, targets) in RESOURCE_LINKS.items():
+        response = operations.get(source, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        response["links"] = {
+            name: {
+                "operationId": target,
+                "parameters": {"resource_id": _RESOURCE_ID},
                 "description": description,
             }
             for name, (target, description) in targets.items()

@@ -5,9 +5,13 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from arcadia_cloud.api.permissions import allowed_to_controllers
+
 
 class MeView(APIView):
     """Who the bearer token belongs to."""
+
+    controller_may = allowed_to_controllers("get")
 
     @extend_schema(
         operation_id="me",

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.api.pagination import parse_limit
+from arcadia_cloud.api.permissions import allowed_to_controllers
 from arcadia_cloud.errors import NotFound
 from arcadia_cloud.scope import scope_for
 from deployments.api.serializers import ErrorOut
@@ -60,6 +61,9 @@ class FeedPageOut(serializers.Serializer):
 
 
 class FeedView(APIView):
+    # Controllers reconcile from the feed (every tenant's events).
+    controller_may = allowed_to_controllers("get")
+
     @extend_schema(
         operation_id="events_feed",
         parameters=[

@@ -29,10 +29,14 @@ from deployments.scheduling import (
     withdraw_pending_change,
 )
 from deployments.selectors import get_deployment_visible_to
-from deployments.services import create_subscription
+from deployments.services import (
+    change_subscription_plan,
+    create_subscription,
+    detach_subscription_addon,
+)
 from subscriptions.errors import SubscriptionNotFound
 from subscriptions.selectors import get_subscription_for_deployment
-from subscriptions.services import attach_addon, change_plan_version, detach_addon
+from subscriptions.services import attach_addon
 from subscriptions.shapes import render_subscription
 
 
@@ -145,7 +149,8 @@ class ChangePlanView(_DeploymentScoped):
             200: SubscriptionEnvelope,
             422: _error(
                 "Already on that version, cancelled subscription, add-on lines in another "
-                "currency, bad input"
+                "currency, resources in use over the new version's limits (quota_exceeded), "
+                "bad input"
             ),
             **COMMON,
         },
@@ -165,8 +170,8 @@ class ChangePlanView(_DeploymentScoped):
                 reason=values["reason"],
             )
         else:
-            change_plan_version(
-                subscription=subscription,
+            change_subscription_plan(
+                deployment_id=subscription.deployment_id,
                 plan_code=values["plan_code"],
                 version=values.get("version"),
                 actor=actor,
@@ -240,7 +245,9 @@ class DetachAddonView(_DeploymentScoped):
     )
     def delete(self, request, pk, line_id):
         subscription = self.subscription(request, pk)
-        detach_addon(
-            subscription=subscription, line_id=line_id, actor=Actor.from_api_request(request)
+        detach_subscription_addon(
+            deployment_id=subscription.deployment_id,
+            line_id=line_id,
+            actor=Actor.from_api_request(request),
         )
         return Response(_rendered(subscription.deployment_id))

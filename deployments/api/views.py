@@ -23,6 +23,7 @@ from arcadia_cloud.api.pagination import (
     LimitOffsetPagination,
     limit_schema,
 )
+from arcadia_cloud.api.permissions import allowed_to_controllers
 from arcadia_cloud.api.routes import UUID_RE
 from arcadia_cloud.errors import Forbidden, NotFound
 from arcadia_cloud.models import Tenant
@@ -81,6 +82,8 @@ class DeploymentViewSet(viewsets.GenericViewSet):
     filter_backends = [FilterBackend]
     filterset_class = DeploymentFilter
     serializer_class = DeploymentCreateIn
+    # Controllers read deployments (every tenant's); they create and move none.
+    controller_may = allowed_to_controllers("list", "retrieve", "events")
 
     def get_queryset(self):
         return selectors.deployments_visible_to(Actor.from_api_request(self.request))

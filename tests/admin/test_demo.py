@@ -83,3 +83,36 @@ def test_only_the_latest_runs_demo_token_works():
     assert demo.filter(revoked_at__isnull=True).count() == 1
     assert APIClient(HTTP_AUTHORIZATION=f"Bearer {tokens[0]}").get("/api/v1/me").status_code == 401
     assert APIClient(HTTP_AUTHORIZATION=f"Bearer {tokens[1]}").get("/api/v1/me").status_code == 200
+
+
+@pytest.mark.django_db
+def test_demo_has_resources_driven_by_the_lifecycle_some_pending_and_a_controller(tmp_path):
+    from deployments.entitlements import entitlements_of
+    from deployments.models import CloudResource
+
+    out = StringIO()
+    call_command("load_demo", "--token-dir", str(tmp_path), stdout=out)
+    resources = CloudResource.objects.select_related("deployment")
+    assert resources.count() >= 10
+    # the lifecycle drove them: held in paused and suspended deployments,
+    # deleted in cancelled and archived ones
+    for resource in resources:
+        state = resource.deployment.state
+        if state in {"paused", "suspended"}:
+            assert (resource.desired_state, resource.held) == ("stopped", True)
+        if state in {"cancelled", "archived"}:
+            assert resource.desired_state == "deleted"
+    # some pending, most reconciled
+    pending = [r for r in resources if r.pending]
+    assert 0 < len(pending) < resources.count()
+    # every deployment within its limits
+    for deployment in Deployment.objects.all():
+        for entitlement in entitlements_of(deployment.pk):
+            assert entitlement.used <= entitlement.limit, (deployment.slug, entitlement)
+    # the controller's token is printed and written, and it works
+    raw = (tmp_path / "controller_token").read_text().strip()
+    assert raw in out.getvalue()
+    client = APIClient(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    listed = client.get("/api/v1/resources?pending=true&limit=500").json()["resources"]
+    assert {r["id"] for r in listed} == {str(r.pk) for r in pending}
+    assert User.objects.get(email="controller@arcadia.example").is_controller

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from deployments.resources import create_resource
 from deployments.transitions import transition_state
 from tests.admin.conftest import SYSTEM, subscribe
 from tests.factories import make_deployment
@@ -66,6 +67,9 @@ def test_page_query_count_does_not_grow_with_history(
     subscribe(shop, "studio", "storage_50gb")
     for n in range(others):
         make_deployment(tenant_a, slug=f"blog-{n}")
+        create_resource(
+            deployment_id=shop.pk, kind="storage_gb", name=f"disk-{n}", qty=1, actor=SYSTEM
+        )
     for i in range(moves):
         transition_state(
             deployment_id=shop.pk, to_state="past_due" if i % 2 == 0 else "active", actor=SYSTEM
@@ -74,9 +78,31 @@ def test_page_query_count_does_not_grow_with_history(
     # session, user, user perms, group perms, the deployment with its tenant,
     # timeline events (<= 50), override history, subscription with plan version
     # and plan, its add-ons, its pending changes, the tenant's other
-    # deployments, event count
-    with django_assert_max_num_queries(12):
+    # deployments, event count; the entitlements (plan version's quotas,
+    # add-on sums, resource sums), the newest resources (<= 50)
+    with django_assert_max_num_queries(16):
         response = billing_client.get(f"/admin/deployments/deployment/{shop.pk}/change/")
     assert response.status_code == 200
     assert response.content.decode().count("/admin/deployments/deployment/") >= others
     assert response.content.decode().count('class="event"') == min(moves + 1, 50)
+
+
+def test_entitlements_and_resources_are_on_the_page(support_client, catalog_items, shop):
+    subscribe(shop, "studio", "storage_50gb")
+    create_resource(deployment_id=shop.pk, kind="storage_gb", name="uploads", qty=30, actor=SYSTEM)
+    body = page(support_client, shop)
+    entitlements = body[body.index('id="entitlements"') : body.index('id="resources"')]
+    # the test catalog's studio includes no quota: the add-on line is the limit
+    assert 'data-kind="storage_gb"' in entitlements
+    assert "30 / 50" in entitlements
+    resources = body[body.index('id="resources"') : body.index('id="resources-link"')]
+    assert "uploads" in resources
+    assert "0 / 1" in resources  # observed generation / generation
+    assert "pending" in resources
+    assert f"?deployment__id__exact={shop.pk}" in body
+
+
+def test_no_subscription_says_every_limit_is_zero(support_client, shop):
+    body = page(support_client, shop)
+    assert "every limit is 0" in body
+    assert "No resources." in body

@@ -13,6 +13,7 @@ from django.urls import reverse
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.services import issue_token
 from catalog import services as catalog
+from deployments.models import CloudResource
 from deployments.services import set_billing_override
 from deployments.transitions import transition_state
 from subscriptions.services import attach_addon, change_plan_version
@@ -30,10 +31,18 @@ def _seat_addon(code: str) -> None:
     )
 
 
+def _resource(deployment, name: str) -> None:
+    # Written directly: what is measured is the pages listing them (the
+    # services' rules are tested in tests/resources/).
+    CloudResource.objects.create(
+        deployment=deployment, tenant_id=deployment.tenant_id, kind="storage_gb", name=name, qty=1
+    )
+
+
 def grow(rows: int, start: int) -> None:
     """`rows` more of everything an operator page lists: tenants, identities,
     tokens, deployments with events, override changes, subscriptions with add-ons,
-    plan changes, plans, versions and add-ons."""
+    plan changes, resources, plans, versions and add-ons."""
     for i in range(start, start + rows):
         tenant = TenantFactory(slug=f"grow-{i}")
         identity = IdentityFactory(email=f"grow{i}@example.com", tenant=tenant)
@@ -45,6 +54,7 @@ def grow(rows: int, start: int) -> None:
         )
         subscription = subscribe(deployment, "studio", "storage_50gb")
         change_plan_version(subscription=subscription, plan_code="team", actor=OPERATOR)
+        _resource(deployment, f"disk-{i}")
         plan = catalog.create_plan(code=f"plan_{i}", name=f"Plan {i}")
         version = catalog.create_plan_version(plan=plan, price_cents=100 + i, currency="USD")
         catalog.publish_plan_version(plan_version=version)
@@ -80,8 +90,8 @@ def test_every_changelist_is_constant_in_rows(superuser, catalog_items):
 
 
 def _grow_inlines(deployment, subscription, plan, rows: int, start: int) -> None:
-    """`rows` more of every inline line the change pages show: events and
-    override changes (deployment page), add-on lines and plan changes
+    """`rows` more of every inline line the change pages show: events,
+    override changes and resources (deployment page), add-on lines and plan changes
     (subscription page), versions (plan page)."""
     for i in range(start, start + rows):
         transition_state(
@@ -99,6 +109,7 @@ def _grow_inlines(deployment, subscription, plan, rows: int, start: int) -> None
         )
         version = catalog.create_plan_version(plan=plan, price_cents=100 + i, currency="USD")
         catalog.publish_plan_version(plan_version=version)
+        _resource(deployment, f"line-{i}")
 
 
 @pytest.mark.django_db

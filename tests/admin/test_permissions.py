@@ -30,6 +30,7 @@ def test_groups_exist_after_migrate_with_their_permissions():
         "deployments.view_deployment",
         "deployments.view_deploymentevent",
         "deployments.view_billingoverridechange",
+        "deployments.view_cloudresource",
         "subscriptions.view_subscription",
         "subscriptions.view_subscriptionaddon",
         "subscriptions.view_planchange",
@@ -62,14 +63,14 @@ def test_setup_command_is_idempotent_and_resets_hand_made_changes():
     call_command("setup_operator_groups", stdout=out)
     assert Group.objects.filter(name__in=[BILLING_OPERATOR, SUPPORT]).count() == 2
     assert "deployments.transition_deployment" not in perms_of(SUPPORT)
-    assert "billing operator: 15 permissions" in out.getvalue()
+    assert "billing operator: 16 permissions" in out.getvalue()
 
 
 @pytest.mark.django_db
 def test_groups_are_recreated_when_missing():
     Group.objects.all().delete()
     counts = ensure_operator_groups()
-    assert counts == {BILLING_OPERATOR: 15, SUPPORT: 12}
+    assert counts == {BILLING_OPERATOR: 16, SUPPORT: 13}
 
 
 def test_support_sees_the_page_without_transition_or_override_buttons(support_client, shop):

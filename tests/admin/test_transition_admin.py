@@ -243,11 +243,11 @@ def test_bulk_action_costs_a_fixed_number_of_queries_per_deployment(billing_clie
     # transaction), so its cost is linear by design: pin the per-deployment
     # part so nothing else creeps into the loop.
     #   per deployment: savepoint, lock, update, audit event insert, feed
-    #   event insert, subscription follow, release = 7
+    #   event insert, subscription follow, resources follow, release = 8
     three = [make_deployment(tenant_a, slug=f"three-{i}") for i in range(3)]
     nine = [make_deployment(tenant_a, slug=f"nine-{i}") for i in range(9)]
     per_deployment = (
         _bulk_queries(billing_client, nine) - _bulk_queries(billing_client, three)
     ) / 6
-    assert per_deployment == 7, per_deployment
+    assert per_deployment == 8, per_deployment
     assert Deployment.objects.filter(state="paused").count() == 12

@@ -31,9 +31,16 @@ README = ROOT / "README.md"
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
+#: The README sections whose `sh` blocks run, in this order, in one shell.
+SECTIONS = ("## The API at a glance", "## Resources and entitlements")
+
+
 def api_blocks() -> list[str]:
-    section = README.read_text().split("## The API at a glance", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```sh\n(.*?)```", section, re.S)
+    blocks = []
+    for heading in SECTIONS:
+        section = README.read_text().split(heading, 1)[1].split("\n## ", 1)[0]
+        blocks.extend(re.findall(r"```sh\n(.*?)```", section, re.S))
+    return blocks
 
 
 def answers(output: str) -> list[dict | str]:
@@ -116,7 +123,7 @@ def test_the_readme_api_examples_run_verbatim_after_make_run(curl, make_run):
     )
     assert done.returncode == 0, (done.stdout, done.stderr)
     steps = answers(done.stdout)
-    me, created, subscribed, moved, events, listed = steps
+    me, created, subscribed, moved, events, listed, *resource_steps = steps
     assert me["email"] == "owner@acme.example"
     assert created.startswith("created ")
     deployment_id = created.removeprefix("created ")
@@ -127,8 +134,37 @@ def test_the_readme_api_examples_run_verbatim_after_make_run(curl, make_run):
     assert listed["count"] >= 2
     assert {d["state"] for d in listed["deployments"]} == {"past_due"}
     assert len({d["tenant_id"] for d in listed["deployments"]}) > 1
+    entitlements, refused, pending, reported, held = resource_steps
+    assert {
+        "resource_kind": "storage_gb",
+        "included": 100,
+        "addons": 50,
+        "limit": 150,
+        "used": 0,
+    } in entitlements["entitlements"]
+    assert refused == {
+        "error": "quota_exceeded",
+        "resource_kind": "storage_gb",
+        "limit": 150,
+        "used": 120,
+        "requested": 40,
+    }
+    [waiting] = pending["resources"]
+    assert (waiting["name"], waiting["generation"], waiting["observed_generation"]) == (
+        "uploads",
+        1,
+        0,
+    )
+    assert reported["resource"]["observed_state"] == "running"
+    assert reported["resource"]["pending"] is False
+    resource = held["resource"]
+    assert (resource["desired_state"], resource["held"], resource["generation"]) == (
+        "stopped",
+        True,
+        2,
+    )
     for step in steps:
-        assert not (isinstance(step, dict) and "error" in step), step
+        assert step is refused or not (isinstance(step, dict) and "error" in step), step
 
 
 def test_no_product_doc_points_outside_the_repository(client):

@@ -1,6 +1,10 @@
 """Authorization matrix generated from the URLconf: every route under /api/v1/ x
 every kind of caller x (own, foreign, nonexistent) object, with the expected status.
 
+The controller (a provisioning controller's identity) sees every tenant but may
+only read deployments, resources and the feed and report resource status:
+every other route answers it 403, the same for any object.
+
 A route added to the URLconf without a row in EXPECTED fails
 `test_every_api_route_has_a_row` (and its own parametrized case). For a caller
 who may not see an object, the foreign object's answer must be byte-identical
@@ -20,7 +24,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from arcadia_cloud.models import ApiToken
-from deployments.models import Deployment, DeploymentEvent
+from arcadia_cloud.services import create_identity
+from deployments.models import CloudResource, Deployment, DeploymentEvent
+from deployments.resources import create_resource
 from deployments.scheduling import schedule_plan_change
 from deployments.services import create_subscription
 from subscriptions.models import PendingChange, PlanChange, Subscription, SubscriptionAddon
@@ -30,7 +36,15 @@ from webhooks.models import Delivery, EndpointSecret, WebhookEndpoint
 from webhooks.services import create_endpoint
 
 API_PREFIX = "api/v1/"
-ROLES = ["anonymous", "revoked", "expired", "tenant", "other_tenant", "platform_admin"]
+ROLES = [
+    "anonymous",
+    "revoked",
+    "expired",
+    "tenant",
+    "other_tenant",
+    "platform_admin",
+    "controller",
+]
 OBJECTS = ["own", "foreign", "missing"]
 UNAUTHENTICATED = {"anonymous", "revoked", "expired"}
 
@@ -68,7 +82,8 @@ class Row:
     statuses: dict
     body: dict | None = None
     objects: bool = False
-    #: "subscribed": both deployments have a subscription before the request
+    #: "subscribed": both deployments have a subscription before the request;
+    #: "resources": and a resource each
     given: str | None = None
     #: the demo catalog is loaded first
     catalog: bool = False
@@ -80,47 +95,57 @@ def _same(status):
     return dict.fromkeys(ROLES, status)
 
 
-def _authed(tenant, other, admin):
+def _authed(tenant, other, admin, controller):
     return {
         **dict.fromkeys(UNAUTHENTICATED, 401),
         "tenant": tenant,
         "other_tenant": other,
         "platform_admin": admin,
+        "controller": controller,
     }
 
 
 _SCOPED = (200, 404, 404)  # own, foreign, missing
 _OBJ_401 = (401, 401, 401)
+#: A controller outside its routes: refused before any lookup, whatever the object.
+_OBJ_403 = (403, 403, 403)
+#: A reader of every tenant (platform admin, controller on its routes).
+_EVERY_TENANT = (200, 200, 404)
 
 
-def _per_object(ok: int) -> dict:
-    """An object route whoever sees the deployment may use (tenant scope, or admin)."""
+def _per_object(ok: int, *, controller=_OBJ_403) -> dict:
+    """An object route whoever sees the deployment may use (tenant scope, or
+    admin); a controller is refused unless the route lets it."""
     return {
         **dict.fromkeys(UNAUTHENTICATED, _OBJ_401),
         "tenant": (ok, 404, 404),
         "other_tenant": (ok, 404, 404),
         "platform_admin": (ok, ok, 404),
+        "controller": controller,
     }
 
 
-#: A webhook endpoint route: its tenant's identities and platform admins.
+#: A webhook endpoint route: its tenant's identities and platform admins (a
+#: controller is refused).
 _HOOK = {
     **dict.fromkeys(UNAUTHENTICATED, _OBJ_401),
     "tenant": _SCOPED,
     "other_tenant": _SCOPED,
     "platform_admin": (200, 200, 404),
+    "controller": _OBJ_403,
 }
 
 EXPECTED: dict[tuple[str, str], Row] = {
-    ("me", "GET"): Row(_authed(200, 200, 200)),
+    ("me", "GET"): Row(_authed(200, 200, 200, 200)),
     ("schema", "GET"): Row(_same(200)),
     ("docs", "GET"): Row(_same(200)),
-    ("deployment-list", "GET"): Row(_authed(200, 200, 200)),
-    # The feed is scoped, not refused: each caller reads its own tenant's events.
-    ("events", "GET"): Row(_authed(200, 200, 200)),
+    ("deployment-list", "GET"): Row(_authed(200, 200, 200, 200)),
+    # The feed is scoped, not refused: each caller reads its own tenant's events
+    # (a controller and a platform admin: every tenant's).
+    ("events", "GET"): Row(_authed(200, 200, 200, 200)),
     # Creating in the tenant "acme": its identity may, another tenant's may not (403).
     ("deployment-list", "POST"): Row(
-        _authed(201, 403, 201),
+        _authed(201, 403, 201, 403),
         body={
             "slug": "matrix",
             "display_name": "Matrix",
@@ -128,36 +153,13 @@ EXPECTED: dict[tuple[str, str], Row] = {
             "tenant_id": "{acme}",
         },
     ),
-    ("deployment-detail", "GET"): Row(
-        {
-            **dict.fromkeys(UNAUTHENTICATED, _OBJ_401),
-            "tenant": _SCOPED,
-            "other_tenant": _SCOPED,
-            "platform_admin": (200, 200, 404),
-        },
-        objects=True,
-    ),
-    ("deployment-events", "GET"): Row(
-        {
-            **dict.fromkeys(UNAUTHENTICATED, _OBJ_401),
-            "tenant": _SCOPED,
-            "other_tenant": _SCOPED,
-            "platform_admin": (200, 200, 404),
-        },
-        objects=True,
-    ),
+    ("deployment-detail", "GET"): Row(_per_object(200, controller=_EVERY_TENANT), objects=True),
+    ("deployment-events", "GET"): Row(_per_object(200, controller=_EVERY_TENANT), objects=True),
     ("deployment-transition", "POST"): Row(
-        {
-            **dict.fromkeys(UNAUTHENTICATED, _OBJ_401),
-            "tenant": _SCOPED,
-            "other_tenant": _SCOPED,
-            "platform_admin": (200, 200, 404),
-        },
-        body={"to_state": "cancelled", "reason": "matrix"},
-        objects=True,
+        _per_object(200), body={"to_state": "cancelled", "reason": "matrix"}, objects=True
     ),
-    ("plan-list", "GET"): Row(_authed(200, 200, 200), catalog=True),
-    ("addon-list", "GET"): Row(_authed(200, 200, 200), catalog=True),
+    ("plan-list", "GET"): Row(_authed(200, 200, 200, 403), catalog=True),
+    ("addon-list", "GET"): Row(_authed(200, 200, 200, 403), catalog=True),
     ("deployment-subscribe", "POST"): Row(
         _per_object(201),
         body={"plan_code": "studio", "addons": ["storage_50gb"]},
@@ -197,9 +199,9 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ),
     # Webhook endpoints: every caller manages its own tenant's (a platform
     # admin creates platform-wide ones and sees every one).
-    ("webhook-endpoint-list", "GET"): Row(_authed(200, 200, 200)),
+    ("webhook-endpoint-list", "GET"): Row(_authed(200, 200, 200, 403)),
     ("webhook-endpoint-list", "POST"): Row(
-        _authed(201, 201, 201), body={"url": "http://127.0.0.1:8139/matrix"}
+        _authed(201, 201, 201, 403), body={"url": "http://127.0.0.1:8139/matrix"}
     ),
     ("webhook-endpoint-detail", "GET"): Row(_HOOK, objects=True, target="endpoint"),
     ("webhook-endpoint-detail", "PATCH"): Row(
@@ -216,6 +218,46 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ),
     ("deployment-statements-upcoming", "GET"): Row(
         _per_object(200), objects=True, given="subscribed", catalog=True
+    ),
+    # -- resources and entitlements ---------------------------------------------------
+    ("deployment-resources", "GET"): Row(
+        _per_object(200, controller=_EVERY_TENANT), objects=True, given="resources", catalog=True
+    ),
+    ("deployment-resources", "POST"): Row(
+        _per_object(201),
+        body={"kind": "storage_gb", "name": "matrix", "qty": 1},
+        objects=True,
+        given="subscribed",
+        catalog=True,
+    ),
+    ("deployment-entitlements", "GET"): Row(
+        _per_object(200), objects=True, given="resources", catalog=True
+    ),
+    # Scoped, not refused: each caller lists what it sees.
+    ("resource-list", "GET"): Row(_authed(200, 200, 200, 200), given="resources", catalog=True),
+    # The resource is the target deployment's own (of a missing deployment: none).
+    ("resource-detail", "GET"): Row(
+        _per_object(200, controller=_EVERY_TENANT), objects=True, given="resources", catalog=True
+    ),
+    ("resource-detail", "PATCH"): Row(
+        _per_object(200), body={"qty": 2}, objects=True, given="resources", catalog=True
+    ),
+    ("resource-detail", "DELETE"): Row(
+        _per_object(200), objects=True, given="resources", catalog=True
+    ),
+    # Only controllers report: anyone else is refused whatever the object.
+    ("resource-status", "POST"): Row(
+        {
+            **dict.fromkeys(UNAUTHENTICATED, _OBJ_401),
+            "tenant": _OBJ_403,
+            "other_tenant": _OBJ_403,
+            "platform_admin": _OBJ_403,
+            "controller": _EVERY_TENANT,
+        },
+        body={"observed_state": "running", "observed_generation": 1},
+        objects=True,
+        given="resources",
+        catalog=True,
     ),
 }
 
@@ -251,6 +293,7 @@ def world(tenant, other_tenant, tenant_identity, other_identity, platform_admin,
     """Callers and objects. 'own' is the caller's tenant's deployment (or webhook
     endpoint; acme's for callers without a tenant), 'foreign' the other tenant's."""
     settings.ARCADIA_WEBHOOK_ALLOW_HOSTS = ["127.0.0.1"]
+    controller = create_identity(email="controller@arcadia.example", controller=True)
     acme = make_deployment(tenant, slug="acme-app")
     globex = make_deployment(other_tenant, slug="globex-app")
     hooks = {"own": _hook(tenant), "foreign": _hook(other_tenant)}
@@ -265,6 +308,7 @@ def world(tenant, other_tenant, tenant_identity, other_identity, platform_admin,
         "tenant": bearer(token_for(tenant_identity)),
         "other_tenant": bearer(token_for(other_identity)),
         "platform_admin": bearer(token_for(platform_admin)),
+        "controller": bearer(token_for(controller)),
     }
     objects = {
         role: {
@@ -304,6 +348,17 @@ def _schedule_all(world):
         schedule_plan_change(deployment_id=deployment.pk, plan_code="team", actor=SYSTEM_ACTOR)
 
 
+def _add_resources(world):
+    for deployment in world["deployments"]:
+        create_resource(
+            deployment_id=deployment.pk,
+            kind="storage_gb",
+            name="disk",
+            qty=1,
+            actor=SYSTEM_ACTOR,
+        )
+
+
 def _path_kwargs(kwargs: tuple[str, ...], target) -> dict:
     """The route's path values for `target` (None: an object that does not exist)."""
     values = {}
@@ -329,6 +384,13 @@ def _path_kwargs(kwargs: tuple[str, ...], target) -> dict:
                 Delivery.objects.filter(endpoint=target).first() if target is not None else None
             )
             values[name] = delivery.pk if delivery is not None else 2**40
+        elif name == "resource_id":
+            resource = (
+                CloudResource.objects.filter(deployment=target).first()
+                if target is not None
+                else None
+            )
+            values[name] = resource.pk if resource is not None else uuid.uuid4()
         else:
             raise AssertionError(f"no value for the path parameter {name!r}")
     return values
@@ -346,6 +408,11 @@ def _snapshot():
         sorted(WebhookEndpoint.objects.values_list("id", "url", "description", "enabled")),
         sorted(EndpointSecret.objects.values_list("id", "expires_at")),
         sorted(Delivery.objects.values_list("id", "status", "next_attempt_at")),
+        sorted(
+            CloudResource.objects.values_list(
+                "id", "qty", "desired_state", "generation", "observed_generation"
+            )
+        ),
     )
 
 
@@ -357,7 +424,6 @@ def _call(client, method, path, body, world):
     payload = {k: (str(world["acme"].id) if v == "{acme}" else v) for k, v in (body or {}).items()}
     if method == "PATCH":
         return client.patch(path, data=json.dumps(payload), content_type="application/json")
-    payload = {k: (str(world["acme"].id) if v == "{acme}" else v) for k, v in (body or {}).items()}
     return post_json(client, path, payload)
 
 
@@ -372,10 +438,12 @@ def test_route_answers_each_caller_as_expected(world, name, method, kwargs, role
     client = world["clients"][role]
     if row.catalog:
         call_command("seed_catalog", verbosity=0)
-    if row.given in ("subscribed", "scheduled"):
+    if row.given in ("subscribed", "scheduled", "resources"):
         _subscribe_all(world)
     if row.given == "scheduled":
         _schedule_all(world)
+    if row.given == "resources":
+        _add_resources(world)
     if not row.objects:
         before = _snapshot()
         response = _call(client, method, reverse(name), row.body, world)

@@ -45,6 +45,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from arcadia_cloud.wsgi import application
+from deployments.resources import create_resource
 from deployments.services import create_subscription
 from tests.factories import SYSTEM_ACTOR, make_deployment, token_for
 from webhooks import ssrf
@@ -67,6 +68,12 @@ DOMAIN_REFUSALS = frozenset(
         "trial_not_offered",
         "trial_already_used",
         "addon_already_detached",
+        # resources: over a limit, a deployment that is not running, a kind no
+        # plan or add-on defines, a resource already deleted
+        "quota_exceeded",
+        "deployment_not_running",
+        "unknown_resource_kind",
+        "resource_deleted",
     }
 )
 #: 422 codes of rules between fields that an OpenAPI 3.0 schema cannot state
@@ -124,20 +131,39 @@ def public_dns(monkeypatch, settings):
 
 @pytest.fixture
 def fuzz_world(in_process, tenant, tenant_identity, other_tenant, public_dns):
-    """A catalog, the caller's deployments (one subscribed) and a foreign one;
-    the caller's webhook endpoint and a foreign one."""
+    """A catalog, the caller's deployments (one subscribed, with resources) and a
+    foreign one (with a resource); the caller's webhook endpoint and a foreign one."""
     call_command("seed_catalog", verbosity=0)
     subscribed = make_deployment(tenant, slug="fuzz-subscribed")
     create_subscription(deployment_id=subscribed.pk, plan_code="studio", actor=SYSTEM_ACTOR)
     ids = [subscribed.pk, make_deployment(tenant, slug="fuzz-own").pk]
-    ids.append(make_deployment(other_tenant, slug="fuzz-foreign").pk)
+    foreign = make_deployment(other_tenant, slug="fuzz-foreign")
+    create_subscription(deployment_id=foreign.pk, plan_code="studio", actor=SYSTEM_ACTOR)
+    ids.append(foreign.pk)
+    resource_ids = [
+        create_resource(
+            deployment_id=deployment_id,
+            kind=kind,
+            name=f"fuzz-{n}",
+            qty=1,
+            actor=SYSTEM_ACTOR,
+        ).pk
+        for n, (deployment_id, kind) in enumerate(
+            [(subscribed.pk, "storage_gb"), (subscribed.pk, "seats"), (foreign.pk, "storage_gb")]
+        )
+    ]
     hooks = [
         create_endpoint(
             actor=SYSTEM_ACTOR, url="https://hooks.example.com/in", tenant_id=owner.pk
         ).endpoint.pk
         for owner in (tenant, tenant, other_tenant)
     ]
-    return {"token": token_for(tenant_identity), "ids": ids, "hooks": hooks}
+    return {
+        "token": token_for(tenant_identity),
+        "ids": ids,
+        "resource_ids": resource_ids,
+        "hooks": hooks,
+    }
 
 
 def _rolled_back(call):
@@ -160,12 +186,15 @@ def test_api_conforms_to_its_schema(case, fuzz_world):
     label = f"{case.operation.method.upper()} {case.operation.path}"
     n = COUNTED[label] = COUNTED.get(label, 0) + 1
     # Random ids mostly miss: every other case targets a real deployment
-    # (subscribed, unsubscribed, another tenant's) so the handlers run too.
+    # (subscribed, unsubscribed, another tenant's) or resource (two own, one
+    # another tenant's) so the handlers run too.
     # (Not when the id is the negative part of the case: it must stay invalid.)
     negative_id = case.meta is not None and case.meta.is_negative_at(ParameterLocation.PATH)
     if "id" in (case.path_parameters or {}) and n % 2 and not negative_id:
         kind = "hooks" if case.operation.path.startswith("/api/v1/webhook-endpoints") else "ids"
         case.path_parameters["id"] = str(fuzz_world[kind][(n // 2) % 3])
+    if "resource_id" in (case.path_parameters or {}) and n % 2 and not negative_id:
+        case.path_parameters["resource_id"] = str(fuzz_world["resource_ids"][(n // 2) % 3])
     headers = {"Authorization": f"Bearer {fuzz_world['token']}"}
 
     def call():

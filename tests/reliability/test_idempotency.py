@@ -271,8 +271,9 @@ def _post_routes():
 def test_every_post_route_honours_the_header(tenant_client, deployment, name, kwargs):
     from django.urls import reverse
 
-    # `pk` is any UUID, other path values (a delivery's id) any number
-    path = reverse(name, kwargs={k: deployment.pk if k == "pk" else 1 for k in kwargs})
+    # `pk` and `resource_id` are UUIDs, other path values (a delivery's id) numbers
+    uuids = {"pk", "resource_id"}
+    path = reverse(name, kwargs={k: deployment.pk if k in uuids else 1 for k in kwargs})
     response = post_json(tenant_client, path, {}, HTTP_IDEMPOTENCY_KEY="bad key")
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["detail"]

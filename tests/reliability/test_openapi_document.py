@@ -122,6 +122,9 @@ def test_a_created_deployment_links_to_its_operations(client):
         "deployments_events": {"id": "$response.body#/deployment/id"},
         "deployments_transition": {"id": "$response.body#/deployment/id"},
         "deployments_subscribe": {"id": "$response.body#/deployment/id"},
+        "deployments_resources_list": {"id": "$response.body#/deployment/id"},
+        "deployments_resources_create": {"id": "$response.body#/deployment/id"},
+        "deployments_entitlements": {"id": "$response.body#/deployment/id"},
     }
     subscribed = operations["deployments_subscribe"]["responses"]["201"]["links"]
     assert {link["operationId"] for link in subscribed.values()} >= {
@@ -130,6 +133,45 @@ def test_a_created_deployment_links_to_its_operations(client):
     }
     for link in links.values():
         assert link["operationId"] in operations
+
+
+def test_a_created_resource_links_to_its_operations(client):
+    operations = _operations(_document(client))
+    links = operations["deployments_resources_create"]["responses"]["201"]["links"]
+    assert {link["operationId"]: link["parameters"] for link in links.values()} == {
+        operation: {"resource_id": "$response.body#/resource/id"}
+        for operation in ("resources_show", "resources_update", "resources_delete")
+    }
+
+
+def test_resource_parameters_have_the_bounds_the_server_enforces(client, tenant_client, deployment):
+    from deployments.models import RESOURCE_KIND_PATTERN, SLUG_PATTERN
+
+    document = _document(client)
+    operations = _operations(document)
+    create = operations["deployments_resources_create"]["requestBody"]["content"]
+    body = _resolve(document, create["application/json"]["schema"])["properties"]
+    assert (body["qty"]["minimum"], body["qty"]["maximum"]) == (1, 2**31 - 1)
+    assert body["name"]["pattern"] == SLUG_PATTERN
+    assert body["kind"]["pattern"] == RESOURCE_KIND_PATTERN
+    assert _resolve(document, body["desired_state"])["enum"] == ["running", "stopped"]
+    report = operations["resources_report_status"]["requestBody"]["content"]
+    body = _resolve(document, report["application/json"]["schema"])["properties"]
+    assert (body["observed_generation"]["minimum"], body["observed_generation"]["maximum"]) == (
+        0,
+        2**63 - 1,
+    )
+    listing = operations["resources_list"]
+    assert _parameter(listing, "pending")["schema"]["enum"] == ["true", "false"]
+    cursor = re.compile(_parameter(listing, "cursor")["schema"]["pattern"])
+    import uuid
+
+    written = str(uuid.uuid4())
+    assert cursor.match(written)
+    assert tenant_client.get(f"/api/v1/resources?cursor={written}").status_code == 200
+    for junk in ("n12", "abc", written.upper()):
+        assert not cursor.match(junk)
+        assert tenant_client.get(f"/api/v1/resources?cursor={junk}").status_code == 400
 
 
 def test_every_request_body_has_an_example(client):

@@ -110,9 +110,9 @@ def test_dispatch_query_count(tenant, django_assert_max_num_queries):
     for _ in range(20):
         commit_event(tenant)
     dispatch(batch=1)  # the cursor row exists
-    # queries: savepoint-free atomic, settle (PostgreSQL), lock, cursor, bound,
-    # endpoints, INSERT ... SELECT, cursor update, event count, notify
-    with django_assert_max_num_queries(10):
+    # statements: BEGIN, settle (PostgreSQL), lock, cursor, bound, endpoints,
+    # INSERT ... SELECT, cursor update, event count, notify, COMMIT
+    with django_assert_max_num_queries(11):
         result = dispatch()
     assert result.deliveries == 19 * 3
 

@@ -13,6 +13,12 @@ class Command(BaseCommand):
         parser.add_argument("email")
         parser.add_argument("--tenant", default=None, help="tenant slug")
         parser.add_argument("--platform-admin", action="store_true")
+        parser.add_argument(
+            "--controller",
+            action="store_true",
+            help="a provisioning controller: reads every tenant's deployments and resources "
+            "and reports resource status, nothing else (no tenant, no other role)",
+        )
         parser.add_argument("--staff", action="store_true", help="may log in to the admin")
         parser.add_argument("--password", default=None)
         parser.add_argument(
@@ -25,7 +31,9 @@ class Command(BaseCommand):
             "e.g. 'billing operator' or 'support'",
         )
 
-    def handle(self, *args, email, tenant, platform_admin, staff, password, groups, **options):
+    def handle(
+        self, *args, email, tenant, platform_admin, controller, staff, password, groups, **options
+    ):
         tenant_obj = None
         if tenant:
             tenant_obj = get_tenant_by_slug(tenant)
@@ -36,6 +44,7 @@ class Command(BaseCommand):
                 email=email,
                 tenant=tenant_obj,
                 platform_admin=platform_admin,
+                controller=controller,
                 staff=staff,
                 password=password,
                 groups=groups,

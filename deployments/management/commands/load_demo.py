@@ -4,9 +4,11 @@ Every run generates fresh passwords for the staff users and a fresh demo API
 token and prints them; the data itself is created once.
 
 The demo is a small living platform: four tenants, deployments in every state
-with subscriptions and add-ons, and event histories written by the real
-services (`create_deployment`, `create_subscription`, `transition_state`,
-`set_billing_override`), as tenants, operators and batch jobs would. So that
+with subscriptions, add-ons and resources, and event histories written by the
+real services (`create_deployment`, `create_subscription`, `create_resource`,
+`transition_state`, `set_billing_override`, `report_status`), as tenants,
+operators, batch jobs and a provisioning controller would; a few resources
+stay pending (the controller has not caught up with them). So that
 the console's aging figures mean something, each deployment's story
 (`deployments.demo_stories`) is replayed over the past weeks: each step is
 passed to its service with `at=` the story's date, on a clock taken once at
@@ -36,6 +38,7 @@ from arcadia_cloud.services import create_identity, create_tenant, issue_token, 
 from deployments.demo_stories import (
     BILLING_EMAIL,
     CLEANUP,
+    CONTROLLER_EMAIL,
     DUNNING,
     OPERATOR,
     OPERATOR_EMAIL,
@@ -47,8 +50,9 @@ from deployments.demo_stories import (
     TENANTS,
     Story,
 )
-from deployments.models import Deployment
+from deployments.models import CloudResource, Deployment
 from deployments.operators import BILLING_OPERATOR, SUPPORT, ensure_operator_groups
+from deployments.resources import create_resource, report_status
 from deployments.services import create_deployment, create_subscription, set_billing_override
 from deployments.transitions import transition_state
 from webhooks.models import WebhookEndpoint
@@ -62,8 +66,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--token-dir",
             metavar="DIR",
-            help="Also write the tenant's and the platform admin's API tokens to "
-            "DIR/demo_token and DIR/admin_token (readable by you only), so the "
+            help="Also write the tenant's, the platform admin's and the controller's API "
+            "tokens to DIR/demo_token, DIR/admin_token and DIR/controller_token (readable "
+            "by you only), so the "
             "README's examples can read them (`make run` uses .run/).",
         )
 
@@ -74,7 +79,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             operator = self._operator()
             billing, support = self._staff()
-            owner = self._tenants_and_deployments(billing, now=timezone.now())
+            controller = self._controller()
+            owner = self._tenants_and_deployments(billing, controller, now=timezone.now())
         passwords = {}
         # New passwords and a new token together: printed below, and the demo
         # token of an earlier run is revoked, so only what this run prints works.
@@ -84,13 +90,18 @@ class Command(BaseCommand):
                 user.set_password(passwords[user.email])
                 user.save(update_fields=["password"])
             for earlier in ApiToken.objects.filter(
-                user__in=[owner, operator], name__in=["demo", "demo-admin"], revoked_at__isnull=True
+                user__in=[owner, operator, controller],
+                name__in=["demo", "demo-admin", "demo-controller"],
+                revoked_at__isnull=True,
             ):
                 revoke_token(token=earlier)
             token = issue_token(user=owner, name="demo")
             admin_token = issue_token(user=operator, name="demo-admin")
+            controller_token = issue_token(user=controller, name="demo-controller")
         if options.get("token_dir"):
-            _write_tokens(Path(options["token_dir"]), token.raw, admin_token.raw)
+            _write_tokens(
+                Path(options["token_dir"]), token.raw, admin_token.raw, controller_token.raw
+            )
         # `make run` passes the address it serves on; 8000 is its default.
         base = os.environ.get("ARCADIA_DEMO_URL", "http://127.0.0.1:8000").rstrip("/")
         receiver = self._demo_webhook(owner, f"{base}/demo/webhook-receiver")
@@ -106,6 +117,7 @@ class Command(BaseCommand):
                     f"  dashboard: {base}/admin/dashboard/",
                     f"  API token, tenant acme ({TENANT_EMAIL}): {token.raw}",
                     f"  API token, platform admin ({OPERATOR_EMAIL}): {admin_token.raw}",
+                    f"  API token, controller ({CONTROLLER_EMAIL}): {controller_token.raw}",
                     f"  API:    curl -H 'Authorization: Bearer {token.raw}' {base}/api/v1/me",
                     f"  docs:   {base}/api/v1/docs",
                     f"  webhooks: acme's events are delivered to {receiver}"
@@ -144,6 +156,11 @@ class Command(BaseCommand):
         operator.save(update_fields=["is_superuser", "is_staff", "roles"])
         return operator
 
+    def _controller(self) -> User:
+        return User.objects.filter(email=CONTROLLER_EMAIL).first() or create_identity(
+            email=CONTROLLER_EMAIL, controller=True
+        )
+
     def _staff(self) -> tuple[User, User]:
         slug, name = STAFF_TENANT
         staff_tenant = get_tenant_by_slug(slug) or create_tenant(slug=slug, name=name)
@@ -156,7 +173,7 @@ class Command(BaseCommand):
             users.append(user)
         return users[0], users[1]
 
-    def _tenants_and_deployments(self, billing: User, *, now: datetime) -> User:
+    def _tenants_and_deployments(self, billing: User, controller: User, *, now: datetime) -> User:
         tenants = {
             slug: get_tenant_by_slug(slug) or create_tenant(slug=slug, name=name)
             for slug, name in TENANTS.items()
@@ -173,10 +190,12 @@ class Command(BaseCommand):
             for story in STORIES
             if not Deployment.objects.filter(tenant=tenants[story.tenant], slug=story.slug).exists()
         ]
-        self._play(stories, tenants, owners, operator, now=now)
+        self._play(stories, tenants, owners, operator, Actor.for_identity(controller), now=now)
         return owners["acme"]
 
-    def _play(self, stories: list[Story], tenants, owners, operator: Actor, *, now) -> None:
+    def _play(
+        self, stories: list[Story], tenants, owners, operator: Actor, controller: Actor, *, now
+    ) -> None:
         """Replay the stories' steps in date order across all deployments, so event
         ids and times grow together as they do in production; `now` is the
         demo's present, each step happens `at` its date before it."""
@@ -218,6 +237,24 @@ class Command(BaseCommand):
                         trial_ends_at=now + timedelta(days=8) if story.trial else None,
                         at=at,
                     )
+                for kind_, name, qty in story.resources:
+                    resource = create_resource(
+                        deployment_id=deployments[key].pk,
+                        kind=kind_,
+                        name=name,
+                        qty=qty,
+                        actor=actors[TENANT],
+                        at=at,
+                    )
+                    if story.controller_caught_up or story.moves:
+                        # The controller brought it up a few minutes later.
+                        report_status(
+                            resource_id=resource.pk,
+                            observed_state="running",
+                            observed_generation=resource.generation,
+                            actor=controller,
+                            at=at + timedelta(minutes=4),
+                        )
             else:
                 to_state, who, reason = move
                 transition_state(
@@ -226,6 +263,21 @@ class Command(BaseCommand):
                     actor=actors[who],
                     reason=reason,
                     at=at,
+                )
+        # The controller has caught up with every change since, except for
+        # the stories that say otherwise: their resources stay pending.
+        caught_up = [
+            deployments[f"{story.tenant}/{story.slug}"].pk
+            for story in stories
+            if story.controller_caught_up
+        ]
+        for resource in CloudResource.objects.filter(deployment_id__in=caught_up).order_by("id"):
+            if resource.pending:
+                report_status(
+                    resource_id=resource.pk,
+                    observed_state=resource.desired_state,
+                    observed_generation=resource.generation,
+                    actor=controller,
                 )
         for story in stories:
             if story.override_reason:
@@ -237,9 +289,15 @@ class Command(BaseCommand):
                 )
 
 
-def _write_tokens(directory: Path, tenant_token: str, admin_token: str) -> None:
+def _write_tokens(
+    directory: Path, tenant_token: str, admin_token: str, controller_token: str
+) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    for name, raw in (("demo_token", tenant_token), ("admin_token", admin_token)):
+    for name, raw in (
+        ("demo_token", tenant_token),
+        ("admin_token", admin_token),
+        ("controller_token", controller_token),
+    ):
         path = directory / name
         # Created readable by the owner only, before the secret goes in.
         path.touch(mode=0o600, exist_ok=True)

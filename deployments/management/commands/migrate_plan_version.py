@@ -126,8 +126,9 @@ class Command(BaseCommand):
         lines = [
             f"matched: {result.matched}",
             f"{label}: {moved}",
-            f"skipped: {result.skipped_cancelled + result.skipped_locked}",
+            f"skipped: {result.skipped_cancelled + result.skipped_quota + result.skipped_locked}",
             f"  cancelled: {result.skipped_cancelled}",
+            f"  resources in use over the new version's limits: {result.skipped_quota}",
             f"  locked by another runner: {result.skipped_locked}",
             f"failed: {result.failed}",
         ]
