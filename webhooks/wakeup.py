@@ -64,8 +64,12 @@ class Wakeup:
                 self._on_wake()
                 backoff = 0.2
                 while not self._stopping.is_set():
+                    # Return at the first notification (the generator would
+                    # otherwise keep listening until its timeout): the worker
+                    # wakes within the round trip, and notifications that come
+                    # while it works wake the next pass.
                     woke = False
-                    for _notify in conn.notifies(timeout=1.0, stop_after=1000):
+                    for _notify in conn.notifies(timeout=1.0, stop_after=1):
                         woke = True
                     if woke:
                         self._on_wake()
