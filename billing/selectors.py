@@ -25,6 +25,13 @@ def statements_of(deployment_id: UUID) -> QuerySet[Statement]:
     return Statement.objects.filter(deployment_id=deployment_id).order_by("-id")
 
 
+def subscription_to_preview(deployment_id: UUID) -> Subscription | None:
+    """The deployment's subscription row alone (one query, nothing joined or
+    prefetched): all `upcoming_statement` reads of it; the history it reads
+    itself."""
+    return Subscription.objects.filter(deployment_id=deployment_id).first()
+
+
 def upcoming_statement(subscription: Subscription) -> StatementDraft | None:
     """The preview of the subscription's open period up to its end, assuming
     nothing changes from now on: `statement_for` over today's history, so the
