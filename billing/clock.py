@@ -45,10 +45,17 @@ from django.utils import timezone
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.db import copy_text, fetch_rows, server_binding_cursor
 from arcadia_cloud.errors import DomainError
-from billing.history import PlanVersions, SubscriptionRow, histories_for
+from billing.history import PlanVersions, SubscriptionRow, any_of, histories_for
 from billing.models import Statement
 from billing.shapes import draft_shape
-from billing.statements import ENDING_STATES, BillingHistory, Period, StatementDraft, statement_for
+from billing.statements import (
+    ENDING_STATES,
+    BillingHistory,
+    Period,
+    StatementDraft,
+    month,
+    statement_for,
+)
 from catalog.models import PlanVersion, TrialEndBehavior
 from deployments.models import Deployment, State
 from deployments.scheduling import apply_changes_due
@@ -165,7 +172,7 @@ class ClockInterrupted(Exception):
 
 def periods_to_close(row: SubscriptionRow, as_of: datetime) -> Iterator[Period]:
     """The subscription's periods that ended at or before `as_of`, oldest first."""
-    period = Period(row.current_period_start, row.current_period_end)
+    period = month(row.current_period_start, row.current_period_end)
     while period.ends_at <= as_of:
         yield period
         period = period.next()
@@ -198,10 +205,10 @@ def _fast(
 def _with_changes_due(rows: list[SubscriptionRow], as_of: datetime) -> set[int]:
     """The subscriptions of the chunk with a scheduled change effective by `as_of`."""
     return set(
-        PendingChange.objects.filter(
-            PendingChange.PENDING,
-            subscription_id__in=[row.id for row in rows],
-            effective_at__lte=as_of,
+        any_of(
+            PendingChange.objects.filter(PendingChange.PENDING, effective_at__lte=as_of),
+            "subscription_id",
+            [row.id for row in rows],
         ).values_list("subscription_id", flat=True)
     )
 

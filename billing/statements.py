@@ -133,10 +133,17 @@ class Period:
         return cls(start, _first_of_next_month(start))
 
     def next(self) -> Period:
-        return Period(self.end, _first_of_next_month(self.end))
+        return month(self.end, _first_of_next_month(self.end))
 
     def __str__(self) -> str:
         return f"{self.start:%Y-%m}"
+
+
+@lru_cache(maxsize=4096)
+def month(start: date, end: date) -> Period:
+    """``Period(start, end)``, built once per month: a period is immutable, and the clock
+    asks for the same few months for every subscription it closes."""
+    return Period(start, end)
 
 
 @dataclass(frozen=True, slots=True)
