@@ -82,12 +82,27 @@ FROM subscriptions_subscription s, catalog_addon a
 WHERE a.code = 'storage_50gb' AND s.id %% 3 = 0;
 """
 
-REOPEN = """
+#: The feed as production has it: every deployment's creation is in it (each
+#: fact records its event). Rebuilt on every reopen, so the planner sees a
+#: populated table, as it would, and not the empty one TRUNCATE leaves.
+FEED_HISTORY = """
+INSERT INTO feed_event (type, tenant_id, deployment_id, occurred_at, data, request_id)
+SELECT 'deployment.created', tenant_id, id, created_at,
+       jsonb_build_object('deployment', jsonb_build_object('id', id, 'slug', slug)), ''
+FROM deployments_deployment ORDER BY created_at, slug;
+"""
+
+REOPEN = (
+    """
 TRUNCATE billing_statement, feed_event;
+"""
+    + FEED_HISTORY
+    + """
 UPDATE subscriptions_subscription
 SET current_period_start = DATE '2026-01-01', current_period_end = DATE '2026-02-01',
     billing_ended_at = NULL;
 """
+)
 
 #: Untouched subscriptions bill exactly their plan version's price and their
 #: add-ons' snapshotted prices over the whole period: the lines and totals
