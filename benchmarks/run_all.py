@@ -13,7 +13,41 @@ import sys
 from common import ROOT, machine, run_script
 
 
-def table(m: dict, batch: dict, http: dict, queries: dict) -> str:
+def billing_rows(billing: dict) -> list[str]:
+    """The billing benchmark's rows: the clock against raw SQL, the preview
+    against its reads, the export's peak RSS at 1k and at N statements."""
+    clock, preview, export = billing["clock"], billing["preview"], billing["export"]
+    ratio = clock["ratio"]
+    rows = [
+        f"| billing clock: `run_billing_cycle` closing {clock['rows']:,} subscriptions' "
+        f"periods (defaults) | {clock['clock_s']:.2f} s | one raw-SQL INSERT…SELECT of the "
+        f"same statements + UPDATE + INSERT of the events: {clock['raw_s']:.2f} s "
+        f"| {ratio:.2f}x | ≤ 2x | {'yes' if ratio <= 2 else 'no'} |",
+        f"| billing clock, same with `--workers 2` (for comparison) | "
+        f"{clock['two_workers_s']:.2f} s | the same raw SQL | {clock['two_workers_ratio']:.2f}x "
+        "| (comparison only) | n/a |",
+    ]
+    p50 = preview["preview_p50_ms"]
+    rows.append(
+        f"| statement preview (`…/statements/upcoming`'s work), {preview['events']:,} "
+        f"state changes, {preview['lines']:,} lines | p50 {p50:.1f} ms, "
+        f"p99 {preview['preview_p99_ms']:.1f} ms | the same SQL reads alone: p50 "
+        f"{preview['floor_p50_ms']:.1f} ms, p99 {preview['floor_p99_ms']:.1f} ms "
+        f"| {p50 / preview['floor_p50_ms']:.2f}x | p50 ≤ 20 ms | {'yes' if p50 <= 20 else 'no'} |"
+    )
+    for fmt in ("csv", "jsonl"):
+        e = export[fmt]
+        growth = e["growth_mib"]
+        rows.append(
+            f"| `export_statements --format {fmt}`, peak RSS for {export['large']:,} "
+            f"statements ({e['large_s']:.1f} s) | {e['large_rss_mib']:.1f} MiB | "
+            f"{export['small']:,} statements: {e['small_rss_mib']:.1f} MiB | "
+            f"{growth:+.1f} MiB | within 50 MB | {'yes' if growth * 1.048576 < 50 else 'no'} |"
+        )
+    return rows
+
+
+def table(m: dict, batch: dict, http: dict, queries: dict, billing: dict | None = None) -> str:
     lines = [
         f"Measured {m['date']} on {m['nproc']} CPUs ({m['cpu']}), {m['ram_gib']} GiB RAM, "
         f"PostgreSQL {m['postgresql']}, Python {m['python']}. Medians of {batch['runs']} "
@@ -58,6 +92,8 @@ def table(m: dict, batch: dict, http: dict, queries: dict) -> str:
             + (f" ({row['socket_errors']} socket errors)" if row.get("socket_errors") else "")
             + " |"
         )
+    if billing:
+        lines.extend(billing_rows(billing))
     for row in queries["queries"]:
         target = row["target"]
         constant = row["small"] == row["large"]
@@ -79,6 +115,14 @@ def table(m: dict, batch: dict, http: dict, queries: dict) -> str:
         f"deployments) vs large ({queries['large']['events']} events, "
         f"{queries['large']['deployments']} deployments).",
     ]
+    if billing:
+        lines.append(
+            f"Billing: the clock and its baseline are medians of {billing['clock']['runs']} "
+            "alternating runs, each after the period is reopened, and the baseline's statements "
+            "are checked identical to the clock's (count, sum, md5 of the lines); the preview "
+            f"figures are over {billing['preview']['calls']} calls alternating with the floor; "
+            "each export runs in a fresh process reporting its own ru_maxrss."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -95,10 +139,12 @@ def main() -> None:
     queries = run_script("bench_queries.py")
     print("== batch")
     batch = run_script("bench_batch.py", *quick_batch)
+    print("== billing")
+    billing = run_script("bench_billing.py", *(["--quick"] if args.quick else []))
     print("== http")
     http = run_script("bench_http.py", *quick_http)
 
-    text = table(m, batch, http, queries)
+    text = table(m, batch, http, queries, billing)
     out = ROOT / "build" / "bench.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(text)

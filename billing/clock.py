@@ -5,7 +5,7 @@ cron, on one machine or several at once. It walks the subscriptions whose
 period ended at or before `as_of`, in primary-key chunks, one transaction per
 chunk:
 
-1. lock the chunk (`SELECT ... FOR UPDATE OF subscription SKIP LOCKED`, keyset
+1. lock the chunk (`SELECT ... FOR UPDATE OF deployment, subscription SKIP LOCKED`, keyset
    by id): a subscription another runner is closing right now is skipped, not
    waited for, and its rows are never read twice;
 2. read the chunk's histories in a fixed number of queries
@@ -31,23 +31,31 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.db import copy_text, fetch_rows, server_binding_cursor
 from arcadia_cloud.errors import DomainError
-from billing.history import PlanVersions, SubscriptionRow, histories_for
+from billing.history import PlanVersions, SubscriptionRow, any_of, histories_for
 from billing.models import Statement
 from billing.shapes import draft_shape
-from billing.statements import ENDING_STATES, BillingHistory, Period, StatementDraft, statement_for
+from billing.statements import (
+    ENDING_STATES,
+    BillingHistory,
+    Period,
+    StatementDraft,
+    month,
+    statement_for,
+)
 from catalog.models import PlanVersion, TrialEndBehavior
 from deployments.models import Deployment, State
 from deployments.scheduling import apply_changes_due
@@ -164,7 +172,7 @@ class ClockInterrupted(Exception):
 
 def periods_to_close(row: SubscriptionRow, as_of: datetime) -> Iterator[Period]:
     """The subscription's periods that ended at or before `as_of`, oldest first."""
-    period = Period(row.current_period_start, row.current_period_end)
+    period = month(row.current_period_start, row.current_period_end)
     while period.ends_at <= as_of:
         yield period
         period = period.next()
@@ -197,10 +205,10 @@ def _fast(
 def _with_changes_due(rows: list[SubscriptionRow], as_of: datetime) -> set[int]:
     """The subscriptions of the chunk with a scheduled change effective by `as_of`."""
     return set(
-        PendingChange.objects.filter(
-            PendingChange.PENDING,
-            subscription_id__in=[row.id for row in rows],
-            effective_at__lte=as_of,
+        any_of(
+            PendingChange.objects.filter(PendingChange.PENDING, effective_at__lte=as_of),
+            "subscription_id",
+            [row.id for row in rows],
         ).values_list("subscription_id", flat=True)
     )
 
@@ -314,7 +322,11 @@ def _walk(as_of: datetime, batch_size: int, dry_run: bool) -> Iterator[tuple[Clo
     for _sweep in range(1 if dry_run else 2):
         after = 0
         while True:
-            chunk = _Chunk(as_of=as_of, versions=versions, dry_run=dry_run, skip=frozenset(seen))
+            # Ids at or below `after` are behind the keyset already: only the
+            # seen ones above it (on the second pass) need excluding. (Passing
+            # every seen id made each chunk's query grow with the run.)
+            skip = frozenset(i for i in seen if i > after) if _sweep else frozenset()
+            chunk = _Chunk(as_of=as_of, versions=versions, dry_run=dry_run, skip=skip)
             try:
                 rows = chunk.run(after=after, limit=batch_size)
             except DatabaseError as exc:
@@ -342,8 +354,22 @@ def _walk(as_of: datetime, batch_size: int, dry_run: bool) -> Iterator[tuple[Clo
 
 
 def _ids_after(as_of: datetime, after: int, limit: int, skip: set[int]) -> list[int]:
-    rows = due(as_of).filter(pk__gt=after).exclude(pk__in=skip)
+    rows = _unseen(due(as_of).filter(pk__gt=after), {i for i in skip if i > after})
     return list(rows.order_by("pk").values_list("pk", flat=True)[:limit])
+
+
+def _unseen(rows, skip: Collection[int]):
+    """`rows` without the subscriptions `skip` names. On PostgreSQL the ids go
+    as one array parameter (bound in binary by `server_binding_cursor`), not
+    one parameter each: the second pass may name every id of a large run."""
+    if not skip:
+        return rows
+    if connection.vendor != "postgresql":
+        return rows.exclude(pk__in=skip)
+    table = connection.ops.quote_name(Subscription._meta.db_table)
+    return rows.filter(
+        RawSQL(f"NOT ({table}.id = ANY(%s::bigint[]))", [sorted(skip)], output_field=BooleanField())
+    )
 
 
 @dataclass
@@ -463,25 +489,31 @@ class _Chunk:
 
     def _lock(self, *, after: int, limit: int) -> list[SubscriptionRow]:
         rows = (
-            due(self.as_of)
-            .filter(pk__gt=after)
-            .exclude(pk__in=self.skip)
+            _unseen(due(self.as_of).filter(pk__gt=after), self.skip)
             .order_by("pk")
             .values_list(*_SUBSCRIPTION_COLUMNS)[:limit]
         )
         if self.dry_run or connection.vendor != "postgresql":
             return [SubscriptionRow(*row) for row in fetch_rows(rows)]
-        # The deployment row is what is locked (there is one per
+        # The deployment row is what writers lock (there is one per
         # subscription): every writer of a deployment and its subscription
         # locks the deployment first, so the clock does too. Rows another
-        # runner holds are skipped, never waited for; a row whose period it
-        # has just closed is no longer due when we look. (Django's
+        # runner holds are skipped, never waited for. The subscription row
+        # is locked as well, in the same statement, for what happens when
+        # that runner commits while this statement runs: its snapshot still
+        # shows the period as due, and locking only the deployment (which
+        # the other runner did not change) would hand the stale row over to
+        # be closed a second time. Locking the subscription (which it did
+        # change) makes PostgreSQL re-read the committed row and re-check
+        # the WHERE clause: no longer due, left out. (Django's
         # select_for_update(of=...) needs a select_related, which a values
         # query has not: the clause is added to the queryset's own SQL.)
         sql, params = rows.query.sql_with_params()
-        table = connection.ops.quote_name(Deployment._meta.db_table)
+        tables = ", ".join(
+            connection.ops.quote_name(model._meta.db_table) for model in (Deployment, Subscription)
+        )
         with server_binding_cursor() as cursor:
-            cursor.execute(f"{sql} FOR UPDATE OF {table} SKIP LOCKED", params, binary=True)
+            cursor.execute(f"{sql} FOR UPDATE OF {tables} SKIP LOCKED", params, binary=True)
             return [SubscriptionRow(*row) for row in cursor.fetchall()]
 
 

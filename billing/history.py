@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
+from django.db import connection
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
+
 from arcadia_cloud.db import fetch_rows
 from billing.statements import AddonTerm, BillingHistory, PlanTerm, StateChange
 from catalog.models import PlanVersion
@@ -63,6 +67,23 @@ class PlanVersions:
         self._terms = {row[0]: row[1:] for row in rows}
 
 
+def any_of(rows, column: str, values: list):
+    """`rows` whose `column` (a plain column of the queryset's own table) is
+    one of `values`. On PostgreSQL one array parameter (`= ANY(%s)`, bound in
+    binary by `fetch_rows`) instead of `IN (%s, %s, ...)`: for a chunk of a
+    thousand ids, building, quoting and parsing a thousand placeholders cost
+    more than the query. Elsewhere, `__in`."""
+    if connection.vendor != "postgresql":
+        return rows.filter(**{f"{column}__in": values})
+    model = rows.model
+    field = model._meta.get_field(column.removesuffix("_id"))
+    # a foreign key's type is its target's (bigint, uuid)
+    array = f"{field.db_type(connection)}[]"
+    quote = connection.ops.quote_name
+    where = f"{quote(model._meta.db_table)}.{quote(field.column)} = ANY(%s::{array})"
+    return rows.filter(RawSQL(where, [list(values)], output_field=BooleanField()))
+
+
 def histories_for(
     subscriptions: Iterable[SubscriptionRow],
     *,
@@ -79,7 +100,7 @@ def histories_for(
 
     states: dict[UUID, list[StateChange]] = defaultdict(list)
     for deployment_id, occurred_at, to_state in fetch_rows(
-        DeploymentEvent.objects.filter(deployment_id__in=deployment_ids)
+        any_of(DeploymentEvent.objects, "deployment_id", deployment_ids)
         .order_by("deployment_id", "id")
         .values_list("deployment_id", "occurred_at", "to_state")
     ):
@@ -87,7 +108,7 @@ def histories_for(
 
     changes: dict[int, list[tuple[datetime, int, int]]] = defaultdict(list)
     for subscription_id, changed_at, from_id, to_id in fetch_rows(
-        PlanChange.objects.filter(subscription_id__in=subscription_ids)
+        any_of(PlanChange.objects, "subscription_id", subscription_ids)
         .order_by("subscription_id", "id")
         .values_list("subscription_id", "changed_at", "from_version_id", "to_version_id")
     ):
@@ -95,7 +116,7 @@ def histories_for(
 
     addons: dict[int, list[AddonTerm]] = defaultdict(list)
     for line in fetch_rows(
-        SubscriptionAddon.objects.filter(subscription_id__in=subscription_ids)
+        any_of(SubscriptionAddon.objects, "subscription_id", subscription_ids)
         .order_by("subscription_id", "id")
         .values_list(
             "subscription_id",

@@ -7,9 +7,12 @@ these reads apply the same rule to today's subscriptions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from uuid import UUID
 
-from django.db.models import Count, QuerySet, Sum
+from django.db import connection
+from django.db.models import BooleanField, Count, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 
 from billing.history import SubscriptionRow, histories_for
 from billing.models import Statement
@@ -20,6 +23,13 @@ from subscriptions.models import Status, Subscription, SubscriptionAddon
 def statements_of(deployment_id: UUID) -> QuerySet[Statement]:
     """A deployment's closed statements, newest first."""
     return Statement.objects.filter(deployment_id=deployment_id).order_by("-id")
+
+
+def subscription_to_preview(deployment_id: UUID) -> Subscription | None:
+    """The deployment's subscription row alone (one query, nothing joined or
+    prefetched): all `upcoming_statement` reads of it; the history it reads
+    itself."""
+    return Subscription.objects.filter(deployment_id=deployment_id).first()
 
 
 def upcoming_statement(subscription: Subscription) -> StatementDraft | None:
@@ -138,3 +148,33 @@ def revenue_totals(lines: list[RevenueLine]) -> dict[str, int]:
     for line in lines:
         totals[line.currency] = totals.get(line.currency, 0) + line.total_cents
     return dict(sorted(totals.items()))
+
+
+def statements_billing_plan(statements: QuerySet[Statement], plan_code: str) -> QuerySet[Statement]:
+    """The statements among `statements` with a plan line of `plan_code` (the
+    plan billed in the period, which the lines record, not the one the
+    subscription is on today). jsonb containment on PostgreSQL; SQLite, which
+    Django's JSON `contains` lookup does not support, reads the lines with
+    json_each."""
+    if connection.vendor == "postgresql":
+        return statements.filter(lines__contains=[{"kind": "plan", "code": plan_code}])
+    table = connection.ops.quote_name(Statement._meta.db_table)
+    return statements.filter(
+        RawSQL(
+            f"EXISTS (SELECT 1 FROM json_each({table}.lines) AS line "
+            "WHERE json_extract(line.value, '$.kind') = 'plan' "
+            "AND json_extract(line.value, '$.code') = %s)",
+            [plan_code],
+            output_field=BooleanField(),
+        )
+    )
+
+
+def statement_periods(limit: int = 36) -> list[date]:
+    """The newest `limit` periods with statements, newest first (the
+    (period_start, id) index answers it)."""
+    return list(
+        Statement.objects.order_by("-period_start")
+        .values_list("period_start", flat=True)
+        .distinct()[:limit]
+    )

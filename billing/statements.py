@@ -51,6 +51,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any, Literal
 
@@ -76,7 +77,13 @@ def _instant(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)  # exact for an int
 
 
+@lru_cache(maxsize=1 << 16)
 def _iso(instant: datetime) -> str:
+    # Cached: a statement's lines share their bounds (every piece of the plan
+    # and of each add-on starts or ends at the same few instants, most at the
+    # period's own), and formatting costs more than the lookup. Every line
+    # instant is made in UTC here (`_instant`, `Period`), so equal instants
+    # format alike.
     return instant.isoformat().replace("+00:00", "Z")
 
 
@@ -126,10 +133,17 @@ class Period:
         return cls(start, _first_of_next_month(start))
 
     def next(self) -> Period:
-        return Period(self.end, _first_of_next_month(self.end))
+        return month(self.end, _first_of_next_month(self.end))
 
     def __str__(self) -> str:
         return f"{self.start:%Y-%m}"
+
+
+@lru_cache(maxsize=4096)
+def month(start: date, end: date) -> Period:
+    """``Period(start, end)``, built once per month: a period is immutable, and the clock
+    asks for the same few months for every subscription it closes."""
+    return Period(start, end)
 
 
 @dataclass(frozen=True, slots=True)

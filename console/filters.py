@@ -11,6 +11,8 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import F, Q
 from django.utils import timezone
 
+from billing.export import parse_period
+from billing.selectors import statement_periods, statements_billing_plan
 from catalog.models import Plan
 
 #: A century: longer than any deployment has existed.
@@ -118,3 +120,39 @@ class PendingFilter(admin.SimpleListFilter):
         if value == self.NO:
             return queryset.exclude(pending)
         raise IncorrectLookupParameters(f"pending: {value!r} is not yes or no")
+
+
+class StatementPeriodFilter(admin.SimpleListFilter):
+    """A statement's period, `?period=YYYY-MM` (the newest periods offered)."""
+
+    title = "period"
+    parameter_name = "period"
+
+    def lookups(self, request, model_admin):
+        return [(f"{start:%Y-%m}", f"{start:%B %Y}") for start in statement_periods()]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        try:
+            period = parse_period(value)
+        except ValueError as exc:
+            raise IncorrectLookupParameters(f"period: {exc}") from None
+        return queryset.filter(period_start=period.start)
+
+
+class StatementPlanFilter(admin.SimpleListFilter):
+    """The plan a statement billed (a plan line of that code)."""
+
+    title = "plan"
+    parameter_name = "plan"
+
+    def lookups(self, request, model_admin):
+        return [(p.code, p.name) for p in Plan.objects.order_by("code").only("code", "name")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        return statements_billing_plan(queryset, value)

@@ -25,7 +25,7 @@ CHANGE_PLAN_PERM = "subscriptions.change_plan_subscription"
 #: Apps whose every model both groups may view.
 VIEWABLE_APPS = ("deployments", "subscriptions", "catalog")
 #: Single models outside those apps both groups may view.
-VIEWABLE_MODELS = (("arcadia_cloud", "tenant"),)
+VIEWABLE_MODELS = (("arcadia_cloud", "tenant"), ("billing", "statement"))
 
 #: group name -> permissions ("app_label.codename") on top of the view permissions.
 EXTRA_PERMISSIONS: dict[str, tuple[str, ...]] = {

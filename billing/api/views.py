@@ -21,7 +21,6 @@ from billing.errors import NoOpenPeriod
 from billing.shapes import draft_shape, statement_shape
 from deployments.selectors import get_deployment_visible_to
 from subscriptions.errors import SubscriptionNotFound
-from subscriptions.selectors import get_subscription_for_deployment
 
 ERRORS = {
     400: OpenApiResponse(BillingErrorOut, description="Malformed request"),
@@ -72,7 +71,7 @@ class UpcomingStatementView(GenericAPIView):
     )
     def get(self, request, pk):
         deployment = _deployment(request, pk)
-        subscription = get_subscription_for_deployment(deployment.pk)
+        subscription = selectors.subscription_to_preview(deployment.pk)
         if subscription is None:
             raise SubscriptionNotFound()
         draft = selectors.upcoming_statement(subscription)

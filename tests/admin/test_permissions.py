@@ -40,6 +40,7 @@ def test_groups_exist_after_migrate_with_their_permissions():
         "catalog.view_planversion",
         "catalog.view_addon",
         "arcadia_cloud.view_tenant",
+        "billing.view_statement",
     }
     assert support == views
     assert billing == views | {
@@ -63,14 +64,14 @@ def test_setup_command_is_idempotent_and_resets_hand_made_changes():
     call_command("setup_operator_groups", stdout=out)
     assert Group.objects.filter(name__in=[BILLING_OPERATOR, SUPPORT]).count() == 2
     assert "deployments.transition_deployment" not in perms_of(SUPPORT)
-    assert "billing operator: 16 permissions" in out.getvalue()
+    assert "billing operator: 17 permissions" in out.getvalue()
 
 
 @pytest.mark.django_db
 def test_groups_are_recreated_when_missing():
     Group.objects.all().delete()
     counts = ensure_operator_groups()
-    assert counts == {BILLING_OPERATOR: 16, SUPPORT: 13}
+    assert counts == {BILLING_OPERATOR: 17, SUPPORT: 14}
 
 
 def test_support_sees_the_page_without_transition_or_override_buttons(support_client, shop):

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 #: The README sections whose `sh` blocks run, in this order, in one shell.
-SECTIONS = ("## The API at a glance", "## Resources and entitlements")
+SECTIONS = ("## The API at a glance", "## Resources and entitlements", "## Billing")
 
 
 def api_blocks() -> list[str]:
@@ -134,7 +135,7 @@ def test_the_readme_api_examples_run_verbatim_after_make_run(curl, make_run):
     assert listed["count"] >= 2
     assert {d["state"] for d in listed["deployments"]} == {"past_due"}
     assert len({d["tenant_id"] for d in listed["deployments"]}) > 1
-    entitlements, refused, pending, reported, held = resource_steps
+    entitlements, refused, pending, reported, held, statements, upcoming = resource_steps
     assert {
         "resource_kind": "storage_gb",
         "included": 100,
@@ -163,6 +164,15 @@ def test_the_readme_api_examples_run_verbatim_after_make_run(curl, make_run):
         True,
         2,
     )
+    # Billing: no closed period yet, and the open period's preview
+    assert statements == {"statements": [], "next": None, "previous": None}
+    preview = upcoming["statement"]
+    this_month = datetime.now(UTC).date().replace(day=1)
+    assert (preview["id"], preview["closed_at"]) == (None, None)
+    assert preview["period_start"] == this_month.isoformat()
+    assert preview["currency"] == "USD"
+    assert preview["total_cents"] == sum(line["amount_cents"] for line in preview["lines"])
+    assert {line["code"] for line in preview["lines"]} <= {"studio", "storage_50gb"}
     for step in steps:
         assert step is refused or not (isinstance(step, dict) and "error" in step), step
 
