@@ -27,13 +27,21 @@ class TransitionForm(forms.Form):
 
 
 class BulkTransitionForm(forms.Form):
-    to_state = forms.ChoiceField(label="Move to")
-    reason = forms.CharField(max_length=500, widget=forms.TextInput(attrs={"size": 60}))
+    # No target is preselected: the operator picks one, every time.
+    to_state = forms.ChoiceField(label="Move to", required=True)
+    reason = forms.CharField(
+        max_length=500,
+        help_text="Why: recorded on every moved deployment's event.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
     def __init__(self, *args, targets: list[str], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["to_state"].choices = [(s, state_label(s)) for s in targets]
+        self.fields["to_state"].choices = [
+            ("", "— choose a state —"),
+            *[(s, state_label(s)) for s in targets],
+        ]
 
 
 class OverrideForm(forms.Form):
