@@ -13,6 +13,7 @@ from django.http import HttpResponseRedirect
 from arcadia_cloud.errors import DomainError
 from catalog import selectors, services
 from catalog.models import Addon, Plan, PlanVersion
+from console.money import MajorUnitsPriceForm, money_or_dash
 from console.safety import SafeAdminMixin
 
 VERSION_FIELDS = [
@@ -38,11 +39,28 @@ def version_status(version: PlanVersion) -> str:
     return "draft"
 
 
+class PlanVersionForm(MajorUnitsPriceForm):
+    class Meta:
+        model = PlanVersion
+        fields = "__all__"
+
+
+class AddonForm(MajorUnitsPriceForm):
+    class Meta:
+        model = Addon
+        fields = "__all__"
+
+
+@admin.display(description="price")
+def price(obj) -> str:
+    return money_or_dash(obj.price_cents, obj.currency)
+
+
 class PlanVersionInline(admin.TabularInline):
     """Versions at a glance; each is edited (while a draft) on its own page."""
 
     model = PlanVersion
-    fields = ["version", "status", "price_cents", "currency", "interval", "included_quotas"]
+    fields = ["version", "status", "price", "interval", "included_quotas"]
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -53,6 +71,8 @@ class PlanVersionInline(admin.TabularInline):
     @admin.display(description="status")
     def status(self, obj: PlanVersion) -> str:
         return version_status(obj)
+
+    price = staticmethod(price)
 
     def get_queryset(self, request):
         # each row prints as "<plan code> v<n>": the plan joined, not one query a row
@@ -112,7 +132,8 @@ class VersionStatusFilter(admin.SimpleListFilter):
 
 @admin.register(PlanVersion)
 class PlanVersionAdmin(SafeAdminMixin, admin.ModelAdmin):
-    list_display = ["__str__", "status", "price_cents", "currency", "published_at", "retired_at"]
+    form = PlanVersionForm
+    list_display = ["__str__", "status", "price", "published_at", "retired_at"]
     list_filter = [VersionStatusFilter, "plan"]
     list_select_related = ["plan"]
     search_fields = ["plan__code"]
@@ -123,14 +144,23 @@ class PlanVersionAdmin(SafeAdminMixin, admin.ModelAdmin):
     def status(self, obj: PlanVersion) -> str:
         return version_status(obj)
 
+    price = staticmethod(price)
+
     def get_fields(self, request, obj=None):
-        return VERSION_FIELDS if obj else ["plan", *PlanVersion.TERMS]
+        if obj is None:
+            return ["plan", *PlanVersion.TERMS]
+        if obj.is_published:
+            # frozen: the price shown formatted, in place of the input
+            return [("price" if f == "price_cents" else f) for f in VERSION_FIELDS]
+        return VERSION_FIELDS
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
         if obj.is_published:
-            return VERSION_FIELDS  # frozen: a price change is a new version
+            # frozen: a price change is a new version ("price_cents" listed so
+            # the form drops its input)
+            return [*self.get_fields(request, obj), "price_cents"]
         return ["plan", "version", "published_at", "retired_at", "created_at"]
 
     def has_delete_permission(self, request, obj=None) -> bool:
@@ -204,9 +234,11 @@ class PlanVersionAdmin(SafeAdminMixin, admin.ModelAdmin):
 
 @admin.register(Addon)
 class AddonAdmin(SafeAdminMixin, admin.ModelAdmin):
-    list_display = ["code", "name", "resource_kind", "qty", "price_cents", "currency", "active"]
+    form = AddonForm
+    list_display = ["code", "name", "resource_kind", "qty", "price", "active"]
     list_filter = ["active", "resource_kind", "currency"]
     search_fields = ["code", "name", "resource_kind"]
+    price = staticmethod(price)
 
     def get_readonly_fields(self, request, obj=None):
         return ["code", "created_at", "updated_at"] if obj else []
@@ -218,9 +250,10 @@ class AddonAdmin(SafeAdminMixin, admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         if obj is not None and "price_cents" in form.base_fields:
-            form.base_fields[
-                "price_cents"
-            ].help_text = "Applies to future attaches only: subscribers keep the price they bought."
+            form.base_fields["price_cents"].help_text = (
+                "In the currency's major unit (59.00 USD, 1500 JPY). Applies to future "
+                "attaches only: subscribers keep the price they bought."
+            )
         return form
 
     def save_model(self, request, obj, form, change):

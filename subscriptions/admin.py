@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.errors import DomainError
 from console.forms import ChangePlanForm
+from console.money import money_or_dash
 from console.readonly import ReadOnlyAdmin, ReadOnlyTabularInline
 from deployments.services import change_subscription_plan
 from subscriptions.models import PlanChange, Subscription, SubscriptionAddon
@@ -19,8 +20,12 @@ class SubscriptionAddonInline(ReadOnlyTabularInline):
     """The add-ons as sold: prices snapshotted at attach time."""
 
     model = SubscriptionAddon
-    fields = ["code", "resource_kind", "qty", "price_cents", "currency", "attached_at", "addon"]
+    fields = ["code", "resource_kind", "qty", "price", "attached_at", "detached_at", "addon"]
     verbose_name_plural = "add-ons (as sold, snapshotted at attach time)"
+
+    @admin.display(description="price")
+    def price(self, obj: SubscriptionAddon) -> str:
+        return money_or_dash(obj.price_cents, obj.currency)
 
     def get_queryset(self, request):
         # each line shows its catalog add-on: joined, not one query a line
@@ -46,7 +51,7 @@ class SubscriptionAdmin(ReadOnlyAdmin):
         "deployment",
         "tenant",
         "plan_version",
-        "price_cents",
+        "plan_price",
         "status",
         "current_period_start",
         "current_period_end",
@@ -72,9 +77,9 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     def tenant(self, obj: Subscription) -> str:
         return obj.deployment.tenant.slug
 
-    @admin.display(description="plan price (cents)")
-    def price_cents(self, obj: Subscription) -> str:
-        return f"{obj.plan_version.price_cents} {obj.plan_version.currency}"
+    @admin.display(description="plan price", ordering="plan_version__price_cents")
+    def plan_price(self, obj: Subscription) -> str:
+        return money_or_dash(obj.plan_version.price_cents, obj.plan_version.currency)
 
     def has_change_plan_permission(self, request) -> bool:
         return request.user.has_perm("subscriptions.change_plan_subscription")

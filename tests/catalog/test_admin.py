@@ -62,7 +62,7 @@ def test_draft_version_is_editable_and_publishable(superuser_client, draft):
     response = superuser_client.post(
         url,
         {
-            "price_cents": "6400",
+            "price_cents": "64.00",
             "currency": "USD",
             "interval": "month",
             "included_quotas": '{"seats": 8}',
@@ -87,7 +87,7 @@ def test_add_version_takes_the_next_number_as_a_draft(superuser_client):
         "/admin/catalog/planversion/add/",
         {
             "plan": plan.pk,
-            "price_cents": "24900",
+            "price_cents": "249.00",
             "currency": "USD",
             "interval": "month",
             "included_quotas": '{"seats": 30}',
@@ -131,7 +131,7 @@ def test_addon_price_change_through_admin(superuser_client):
             "name": addon.name,
             "resource_kind": "storage_gb",
             "qty": "50",
-            "price_cents": "800",
+            "price_cents": "8.00",
             "currency": "USD",
             "active": "on",
         },
