@@ -23,6 +23,7 @@ from console.filters import (
     PlanFilter,
     RegionFilter,
 )
+from console.plan_change import DeploymentPlanChangeMixin
 from console.readonly import ReadOnlyAdmin, ReadOnlyAdminMixin, ReadOnlyTabularInline
 from console.safety import SafeAdminMixin
 from console.transitions import TransitionAdminMixin
@@ -75,7 +76,13 @@ class BillingOverrideChangeInline(ReadOnlyTabularInline):
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(SafeAdminMixin, TransitionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class DeploymentAdmin(
+    SafeAdminMixin,
+    TransitionAdminMixin,
+    DeploymentPlanChangeMixin,
+    ReadOnlyAdminMixin,
+    admin.ModelAdmin,
+):
     list_display = [
         "slug",
         "display_name",
