@@ -16,12 +16,15 @@ from django.urls import reverse
 
 from billing.selectors import monthly_total_by_currency
 from console.charts import format_money, state_badge
+from console.columns import override_column
 from console.filters import (
     DesiredVersusObservedFilter,
     InStateLongerThanFilter,
     PendingFilter,
     PlanFilter,
     RegionFilter,
+    TenantAutocompleteFilter,
+    TenantFilterMediaMixin,
 )
 from console.plan_change import DeploymentPlanChangeMixin
 from console.readonly import ReadOnlyAdmin, ReadOnlyAdminMixin, ReadOnlyTabularInline
@@ -78,6 +81,7 @@ class BillingOverrideChangeInline(ReadOnlyTabularInline):
 @admin.register(Deployment)
 class DeploymentAdmin(
     SafeAdminMixin,
+    TenantFilterMediaMixin,
     TransitionAdminMixin,
     DeploymentPlanChangeMixin,
     ReadOnlyAdminMixin,
@@ -91,7 +95,7 @@ class DeploymentAdmin(
         "state_since",
         "region",
         "plan_column",
-        "billing_action_suspended",
+        override_column,
     ]
     list_display_links = ["slug", "display_name"]
     # One query for the page, whatever its size: tenant and plan are joined in.
@@ -99,7 +103,7 @@ class DeploymentAdmin(
     list_filter = [
         "state",
         RegionFilter,
-        "tenant",
+        TenantAutocompleteFilter,
         PlanFilter,
         "billing_action_suspended",
         InStateLongerThanFilter,
