@@ -164,7 +164,16 @@ class PlanChangeAdminMixin:
         now = timezone.now()
         statements = plan_change_preview(subscription, target, now)
         preview["at"] = now
-        if statements is not None:
+        period_end = datetime.combine(
+            subscription.current_period_end, datetime.min.time(), tzinfo=UTC
+        )
+        if now >= period_end:
+            # The clock has not closed the period yet: the change starts after it.
+            preview["period_ended"] = (
+                f"{subscription.current_period_start:%Y-%m-%d} to "
+                f"{subscription.current_period_end:%Y-%m-%d}"
+            )
+        elif statements is not None:
             before, after = statements
             currency = before.currency
             preview.update(

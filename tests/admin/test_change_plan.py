@@ -180,3 +180,16 @@ def test_the_preview_costs_a_fixed_number_of_queries(billing_client, shop, subsc
         attach_addon(subscription=subscription, addon_code="seats_5", actor=SYSTEM)
     assert _preview_queries(billing_client, shop) == before
     assert before == 17, before
+
+
+def test_a_period_the_clock_has_not_closed_yet_is_not_prorated(billing_client, shop, subscription):
+    # given: the open period ended before now (the clock has not run yet)
+    Subscription.objects.filter(pk=subscription.pk).update(
+        current_period_start=datetime(2020, 1, 1, tzinfo=UTC).date(),
+        current_period_end=datetime(2020, 2, 1, tzinfo=UTC).date(),
+    )
+    response = billing_client.post(deployment_page(shop), choose("team", preview="1"))
+    preview = response.context["preview"]
+    assert preview["period_ended"] == "2020-01-01 to 2020-02-01"
+    assert "period_delta" not in preview
+    assert "applies from the next period" in response.content.decode()
