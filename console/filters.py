@@ -205,3 +205,17 @@ class TenantFilterMediaMixin:
 
         field = self.model._meta.get_field("tenant")
         return super().media + AutocompleteSelect(field, self.admin_site).media
+
+
+class OverrideFilter(admin.BooleanFieldListFilter):
+    """The billing override as the console names it: "on" / "off"."""
+
+    LABELS = {"Yes": "On", "No": "Off"}
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.title = "billing override"
+
+    def choices(self, changelist):
+        for choice in super().choices(changelist):
+            yield {**choice, "display": self.LABELS.get(str(choice["display"]), choice["display"])}

@@ -20,6 +20,7 @@ from console.columns import override_column
 from console.filters import (
     DesiredVersusObservedFilter,
     InStateLongerThanFilter,
+    OverrideFilter,
     PendingFilter,
     PlanFilter,
     RegionFilter,
@@ -92,10 +93,10 @@ class DeploymentAdmin(
         "display_name",
         "tenant",
         "state_column",
+        override_column,
         "state_since",
         "region",
         "plan_column",
-        override_column,
     ]
     list_display_links = ["slug", "display_name"]
     # One query for the page, whatever its size: tenant and plan are joined in.
@@ -105,7 +106,7 @@ class DeploymentAdmin(
         RegionFilter,
         TenantAutocompleteFilter,
         PlanFilter,
-        "billing_action_suspended",
+        ("billing_action_suspended", OverrideFilter),
         InStateLongerThanFilter,
     ]
     search_fields = ["slug", "display_name", "tenant__slug"]
