@@ -219,9 +219,13 @@ class TransitionAdminMixin:
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             "select_across": request.POST.get("select_across", "0"),
             # With "select all" the changelist's filters (in the URL) name the
-            # selection; otherwise the ticked ids travel with every step.
+            # selection and Django only needs one ticked id to run the action
+            # (thousands of ids would pass the request's field limit);
+            # otherwise the ticked ids travel with every step.
             "selected_ids": (
-                [] if request.POST.get("select_across") == "1" else [str(d.pk) for d in selected]
+                [str(d.pk) for d in selected[:1]]
+                if request.POST.get("select_across") == "1"
+                else [str(d.pk) for d in selected]
             ),
             "media": self.media,
         }

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from console import transitions as console
 from deployments.models import Deployment, DeploymentEvent
 from tests.admin.conftest import SYSTEM
-from tests.factories import make_deployment, put_in_state
+from tests.factories import TenantFactory, make_deployment, put_in_state
 
 CHANGELIST = "/admin/deployments/deployment/"
 
@@ -265,4 +265,104 @@ def test_select_all_keeps_the_filter_and_sends_no_ids(billing_client, tenant_a, 
         },
     )
     assert [d.slug for d in response.context["plan"].movers] == ["s-1"]
-    assert response.context["selected_ids"] == []
+    assert response.context["selected_ids"] == [str(rows[1].pk)]
+
+
+# -- at fleet size -----------------------------------------------------------------------
+
+STATES_ROUND = ["active", "active", "active", "past_due", "paused", "cancelled", "trial"]
+
+
+def fleet(tenant, n: int) -> None:
+    """`n` deployments in mixed states, one in 25 with the override on, inserted
+    directly (a given step: the check reads the rows' columns, not their history)."""
+    import uuid
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    Deployment.objects.bulk_create(
+        [
+            Deployment(
+                id=uuid.uuid4(),
+                tenant=tenant,
+                slug=f"fleet-{i:05d}",
+                display_name=f"Fleet {i}",
+                region="us-east-1",
+                state=STATES_ROUND[i % len(STATES_ROUND)],
+                state_since=now,
+                billing_action_suspended=i % 25 == 0,
+                created_at=now,
+            )
+            for i in range(n)
+        ],
+        batch_size=1000,
+    )
+
+
+def select_all(client, **data):
+    # "select all": the page's ticked ids (one is enough) and select_across
+    return client.post(
+        CHANGELIST,
+        {
+            "action": "transition_selected",
+            "_selected_action": [str(Deployment.objects.values_list("pk", flat=True).first())],
+            "select_across": "1",
+            "index": "0",
+            **data,
+        },
+    )
+
+
+def _select_all_queries(client, **data) -> tuple[int, object]:
+    with CaptureQueriesContext(connection) as ctx:
+        response = select_all(client, **data)
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response
+
+
+def test_the_confirmation_page_at_5000_deployments_costs_what_it_costs_at_7(
+    billing_client, tenant_a
+):
+    # "select all" over the whole fleet: session, user, permissions, the
+    # changelist's count queries, the selection (one query): nothing per row
+    fleet(tenant_a, 7)
+    small, _ = _select_all_queries(billing_client, confirm="1", to_state="paused", reason="r")
+    fleet(TenantFactory(slug="big"), 4993)
+    large, response = _select_all_queries(
+        billing_client, confirm="1", to_state="paused", reason="r"
+    )
+    assert large == small, (small, large)
+    assert response.context["count"] == 5000
+    plan = response.context["plan"]
+    assert len(plan.movers) + len(plan.overridden) + len(plan.refused) == 5000
+    assert len(response.context["movers_shown"]) == console.BULK_LIST_SHOWN
+
+
+def test_644_moves_take_the_set_based_path_in_a_fixed_number_of_statements(
+    billing_client, tenant_a
+):
+    # The issue's sweep: 644 active deployments paused in one request. The
+    # set-based path runs a fixed number of statements per chunk of 2,000
+    # (lock, update, events, feed, subscriptions, resources), so 644 cost what
+    # 150 cost.
+    import time
+
+    fleet(tenant_a, 150 * len(STATES_ROUND) // 3)  # ~150 active ones
+    small_movers = Deployment.objects.filter(state="active", billing_action_suspended=False)
+    small_count = small_movers.count()
+    small, _ = _select_all_queries(
+        billing_client, apply="1", to_state="suspended", reason="sweep", notes=""
+    )
+    fleet(TenantFactory(slug="big"), 644 * len(STATES_ROUND) // 3)
+    started = time.perf_counter()
+    large, response = _select_all_queries(
+        billing_client, apply="1", to_state="suspended", reason="sweep", notes=""
+    )
+    elapsed = time.perf_counter() - started
+    outcome = response.context["outcome"]
+    assert outcome.path == "set-based"
+    assert outcome.failed == []
+    assert outcome.moved >= 644 > small_count
+    assert large == small, (small, large)
+    print(f"\n644+ moves through the admin, set-based: {elapsed:.2f} s")
