@@ -6,8 +6,8 @@ these reads apply the same rule to today's subscriptions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from uuid import UUID
 
 from django.db import connection
@@ -16,7 +16,8 @@ from django.db.models.expressions import RawSQL
 
 from billing.history import SubscriptionRow, histories_for
 from billing.models import Statement
-from billing.statements import BILLABLE_STATES, Period, StatementDraft, statement_for
+from billing.statements import BILLABLE_STATES, Period, PlanTerm, StatementDraft, statement_for
+from catalog.models import PlanVersion
 from subscriptions.models import Status, Subscription, SubscriptionAddon
 
 
@@ -32,14 +33,8 @@ def subscription_to_preview(deployment_id: UUID) -> Subscription | None:
     return Subscription.objects.filter(deployment_id=deployment_id).first()
 
 
-def upcoming_statement(subscription: Subscription) -> StatementDraft | None:
-    """The preview of the subscription's open period up to its end, assuming
-    nothing changes from now on: `statement_for` over today's history, so the
-    statement the clock writes at the period's end is the same to the cent
-    when nothing changes in between. None once billing has ended."""
-    if subscription.billing_ended_at is not None:
-        return None
-    row = SubscriptionRow(
+def _row(subscription: Subscription) -> SubscriptionRow:
+    return SubscriptionRow(
         id=subscription.pk,
         deployment_id=subscription.deployment_id,
         tenant_id=None,
@@ -50,9 +45,52 @@ def upcoming_statement(subscription: Subscription) -> StatementDraft | None:
         created_at=subscription.created_at,
         trial_ends_at=subscription.trial_ends_at,
     )
+
+
+def upcoming_statement(subscription: Subscription) -> StatementDraft | None:
+    """The preview of the subscription's open period up to its end, assuming
+    nothing changes from now on: `statement_for` over today's history, so the
+    statement the clock writes at the period's end is the same to the cent
+    when nothing changes in between. None once billing has ended."""
+    if subscription.billing_ended_at is not None:
+        return None
+    row = _row(subscription)
     period = Period(subscription.current_period_start, subscription.current_period_end)
     history = histories_for([row])[row.id]
     return statement_for(history, period, period.ends_at)
+
+
+def plan_change_preview(
+    subscription: Subscription, target: PlanVersion, at: datetime
+) -> tuple[StatementDraft, StatementDraft] | None:
+    """The open period's statement as it stands, and as it would be with the
+    subscription on `target` from `at` (both to the period's end, assuming
+    nothing else changes): `statement_for` over today's history, and over the
+    same history with one more plan term. The difference is the plan change's
+    pro-rated effect on the current period. None once billing has ended, or
+    when `target` is priced in another currency (no such change is allowed).
+    Four queries (`histories_for`); `target` comes with its plan loaded."""
+    if subscription.billing_ended_at is not None:
+        return None
+    row = _row(subscription)
+    period = Period(subscription.current_period_start, subscription.current_period_end)
+    history = histories_for([row])[row.id]
+    if target.currency != history.currency:
+        return None
+    term = PlanTerm(
+        max(at, history.plans[-1].since),
+        target.pk,
+        target.plan.code,
+        target.version,
+        target.price_cents,
+        target.currency,
+        f"{target.plan.name} v{target.version}",
+    )
+    changed = replace(history, plans=(*history.plans, term))
+    return (
+        statement_for(history, period, period.ends_at),
+        statement_for(changed, period, period.ends_at),
+    )
 
 
 def monthly_total_by_currency(

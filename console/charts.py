@@ -12,6 +12,7 @@ from xml.sax.saxutils import escape
 
 from django.utils.html import format_html
 
+from arcadia_cloud.money import format_money  # noqa: F401  (the one format, re-exported)
 from deployments.diagram import DEFAULT_COLOUR, state_colour
 from deployments.models import State
 
@@ -71,10 +72,3 @@ def bar_chart(bars: Sequence[Bar], *, title: str, width: int = 460, row: int = 2
         )
     parts.append("</svg>")
     return "".join(parts)
-
-
-def format_money(cents: int, currency: str) -> str:
-    """Integer cents as money for people: `123456, "USD"` -> `1,234.56 USD`."""
-    sign = "-" if cents < 0 else ""
-    whole, frac = divmod(abs(cents), 100)
-    return f"{sign}{whole:,}.{frac:02d} {currency}"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import F, Q
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
+from arcadia_cloud.models import Tenant
 from billing.export import parse_period
 from billing.selectors import statement_periods, statements_billing_plan
 from catalog.models import Plan
@@ -50,6 +53,8 @@ class PlanFilter(admin.SimpleListFilter):
             return queryset
         if value == self.NONE:
             return queryset.filter(subscription__isnull=True)
+        if not Plan.objects.filter(code=value).exists():
+            raise IncorrectLookupParameters(f"plan {value!r} is not a plan of the catalog")
         return queryset.filter(subscription__plan_version__plan__code=value)
 
 
@@ -60,7 +65,7 @@ class InStateLongerThanFilter(admin.SimpleListFilter):
     parameter_name = "in_state_days"
 
     def lookups(self, request, model_admin):
-        return [(str(d), f"{d} days") for d in (1, 7, 14, 30, 90)]
+        return [(str(d), f"{d} day{pluralize(d)}") for d in (1, 7, 14, 30, 90)]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -156,3 +161,99 @@ class StatementPlanFilter(admin.SimpleListFilter):
         if not value:
             return queryset
         return statements_billing_plan(queryset, value)
+
+
+class TenantAutocompleteFilter(admin.ListFilter):
+    """The tenant as a search box (the admin's own autocomplete, fed by the
+    tenant admin's search), not a list of every tenant: one query when a
+    tenant is chosen (its name for the box), none otherwise. The parameter is
+    `tenant__id__exact`, the one the deployment page's links use."""
+
+    title = "tenant"
+    parameter_name = "tenant__id__exact"
+    template = "admin/console/autocomplete_filter.html"
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        raw = params.pop(self.parameter_name, None)
+        value = (raw[-1] if isinstance(raw, list) else raw) or None
+        self.value = None
+        if value is not None:
+            try:
+                self.value = uuid.UUID(value)
+            except ValueError:
+                raise IncorrectLookupParameters(
+                    f"tenant: {value!r} is not a tenant id (pick one in the tenant box)"
+                ) from None
+        self.model_admin = model_admin
+        self.field = model._meta.get_field("tenant")
+        # the other parameters, kept when the box submits
+        self.kept = [
+            (name, v)
+            for name, values in request.GET.lists()
+            if name not in (self.parameter_name, "p", "e")
+            for v in values
+        ]
+
+    def has_output(self) -> bool:
+        return True
+
+    def expected_parameters(self):
+        return [self.parameter_name]
+
+    def queryset(self, request, queryset):
+        if self.value is None:
+            return queryset
+        return queryset.filter(tenant_id=self.value)
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "All tenants",
+        }
+
+    def widget(self):
+        from django import forms
+        from django.contrib.admin.widgets import AutocompleteSelect
+
+        widget = AutocompleteSelect(self.field, self.model_admin.admin_site)
+        widget.attrs.update(
+            {"data-placeholder": "Type a tenant's slug or name", "id": "tenant-autocomplete"}
+        )
+        # The field gives the widget its choices: only the chosen tenant is read.
+        field = forms.ModelChoiceField(
+            queryset=Tenant.objects.only("pk", "slug", "name"), widget=widget, required=False
+        )
+        return field.widget
+
+    def rendered(self):
+        widget = self.widget()
+        return widget.render(self.parameter_name, str(self.value) if self.value else None)
+
+
+class TenantFilterMediaMixin:
+    """For a ModelAdmin with `TenantAutocompleteFilter`: the autocomplete's
+    scripts and styles in the page's head (merged with the admin's own, so
+    jQuery loads once)."""
+
+    @property
+    def media(self):
+        from django.contrib.admin.widgets import AutocompleteSelect
+
+        field = self.model._meta.get_field("tenant")
+        return super().media + AutocompleteSelect(field, self.admin_site).media
+
+
+class OverrideFilter(admin.BooleanFieldListFilter):
+    """The billing override as the console names it: "on" / "off"."""
+
+    LABELS = {"Yes": "On", "No": "Off"}
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.title = "billing override"
+
+    def choices(self, changelist):
+        for choice in super().choices(changelist):
+            yield {**choice, "display": self.LABELS.get(str(choice["display"]), choice["display"])}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django import forms
 
-from catalog.models import Plan
 from catalog.selectors import live_versions
 from deployments.models import State
 
@@ -27,13 +26,21 @@ class TransitionForm(forms.Form):
 
 
 class BulkTransitionForm(forms.Form):
-    to_state = forms.ChoiceField(label="Move to")
-    reason = forms.CharField(max_length=500, widget=forms.TextInput(attrs={"size": 60}))
+    # No target is preselected: the operator picks one, every time.
+    to_state = forms.ChoiceField(label="Move to", required=True)
+    reason = forms.CharField(
+        max_length=500,
+        help_text="Why: recorded on every moved deployment's event.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
     def __init__(self, *args, targets: list[str], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["to_state"].choices = [(s, state_label(s)) for s in targets]
+        self.fields["to_state"].choices = [
+            ("", "— choose a state —"),
+            *[(s, state_label(s)) for s in targets],
+        ]
 
 
 class OverrideForm(forms.Form):
@@ -46,16 +53,46 @@ class OverrideForm(forms.Form):
     suspended = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
-class PlanChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Plan) -> str:
-        return f"{obj.code} ({obj.name})"
+class PlanVersionChoiceField(forms.ModelChoiceField):
+    """A version on sale, with its price: "team v2 — 199.00 USD / month"."""
+
+    current_id: int | None = None
+
+    def label_from_instance(self, obj) -> str:
+        from console.money import money_or_dash
+
+        label = (
+            f"{obj.plan.code} v{obj.version} — {obj.plan.name} — "
+            f"{money_or_dash(obj.price_cents, obj.currency)} / {obj.get_interval_display()}"
+        )
+        return f"{label} (current)" if obj.pk == self.current_id else label
 
 
-class ChangePlanForm(forms.Form):
-    plan = PlanChoiceField(
-        queryset=Plan.objects.filter(versions__in=live_versions()).distinct().order_by("code"),
-        to_field_name="code",
+class PlanChangeForm(forms.Form):
+    """A deployment's plan change: which version, when, why."""
+
+    NOW, PERIOD_END = "now", "period_end"
+
+    target = PlanVersionChoiceField(
+        label="New plan version",
+        queryset=live_versions().select_related("plan").order_by("plan__code", "-version"),
+        empty_label="— choose a version on sale —",
     )
-    version = forms.IntegerField(
-        min_value=1, required=False, help_text="Leave empty for the plan's active version."
+    effective = forms.ChoiceField(
+        label="Takes effect",
+        choices=[
+            (NOW, "Now (the current period is pro-rated)"),
+            (PERIOD_END, "At the end of the current period"),
+        ],
+        initial=NOW,
+        widget=forms.RadioSelect,
     )
+    reason = forms.CharField(
+        max_length=500,
+        help_text="Why: recorded with the change and shown on the timeline.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+
+    def __init__(self, *args, current_id: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target"].current_id = current_id

@@ -19,7 +19,7 @@ from django.contrib import messages
 from django.contrib.admin.filters import ChoicesFieldListFilter
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import SEARCH_VAR, ChangeList
+from django.contrib.admin.views.main import ERROR_FLAG, SEARCH_VAR, ChangeList
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpResponseRedirect
@@ -73,9 +73,19 @@ def _safe(changelist_class: type) -> type:
     return type(f"Safe{changelist_class.__name__}", (SafeChangeListMixin, changelist_class), {})
 
 
+_UNKNOWN_FIELD = re.compile(r"Cannot resolve keyword '([^']*)' into field")
+
+
 def refuse(request, why: str):
-    """Tell the operator, then let Django's changelist redirect to its plain page."""
-    messages.error(request, f"Filters not applied: {why}.")
+    """Tell the operator (once per request, however many times the changelist
+    asks), then let Django's changelist redirect to its plain page."""
+    unknown = _UNKNOWN_FIELD.search(why)
+    if unknown:
+        why = f"{_shown(unknown.group(1))} is not a filter of this list"
+    told = request.__dict__.setdefault("_console_refusals", set())
+    if why not in told:
+        told.add(why)
+        messages.error(request, f"Filters not applied: {why}. The list below is unfiltered.")
     raise IncorrectLookupParameters(why)
 
 
@@ -119,6 +129,17 @@ def _selection_is_valid(model, values: list[str]) -> bool:
 
 class SafeAdminMixin:
     """A base of every registered ModelAdmin (a test checks it)."""
+
+    def changelist_view(self, request, extra_context=None):
+        # Django lands on `?e=1` after a refused filter; opened on its own
+        # (a bookmark, a shared link) it would say nothing.
+        if ERROR_FLAG in request.GET and not len(messages.get_messages(request)):
+            messages.warning(
+                request,
+                "A filter in the link could not be applied, so the whole list is shown. "
+                "Choose the filters again on the right.",
+            )
+        return super().changelist_view(request, extra_context)
 
     def get_changelist(self, request, **kwargs):
         return _safe(super().get_changelist(request, **kwargs))

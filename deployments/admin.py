@@ -16,13 +16,18 @@ from django.urls import reverse
 
 from billing.selectors import monthly_total_by_currency
 from console.charts import format_money, state_badge
+from console.columns import override_column
 from console.filters import (
     DesiredVersusObservedFilter,
     InStateLongerThanFilter,
+    OverrideFilter,
     PendingFilter,
     PlanFilter,
     RegionFilter,
+    TenantAutocompleteFilter,
+    TenantFilterMediaMixin,
 )
+from console.plan_change import DeploymentPlanChangeMixin
 from console.readonly import ReadOnlyAdmin, ReadOnlyAdminMixin, ReadOnlyTabularInline
 from console.safety import SafeAdminMixin
 from console.transitions import TransitionAdminMixin
@@ -75,16 +80,23 @@ class BillingOverrideChangeInline(ReadOnlyTabularInline):
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(SafeAdminMixin, TransitionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class DeploymentAdmin(
+    SafeAdminMixin,
+    TenantFilterMediaMixin,
+    TransitionAdminMixin,
+    DeploymentPlanChangeMixin,
+    ReadOnlyAdminMixin,
+    admin.ModelAdmin,
+):
     list_display = [
         "slug",
         "display_name",
         "tenant",
         "state_column",
+        override_column,
         "state_since",
         "region",
         "plan_column",
-        "billing_action_suspended",
     ]
     list_display_links = ["slug", "display_name"]
     # One query for the page, whatever its size: tenant and plan are joined in.
@@ -92,9 +104,9 @@ class DeploymentAdmin(SafeAdminMixin, TransitionAdminMixin, ReadOnlyAdminMixin, 
     list_filter = [
         "state",
         RegionFilter,
-        "tenant",
+        TenantAutocompleteFilter,
         PlanFilter,
-        "billing_action_suspended",
+        ("billing_action_suspended", OverrideFilter),
         InStateLongerThanFilter,
     ]
     search_fields = ["slug", "display_name", "tenant__slug"]

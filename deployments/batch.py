@@ -155,6 +155,8 @@ class BatchResult:
     skipped_not_allowed: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    #: the ids of the chunks that failed (rolled back), so a caller can name them
+    failed_ids: list[UUID] = field(default_factory=list)
     #: dry run only: the rows that would move, as (id, tenant slug, slug, state_since).
     would_move: list[tuple[UUID, str, str, datetime]] = field(default_factory=list)
 
@@ -183,6 +185,7 @@ class _ChunkOutcome:
     not_allowed: int = 0
     failed: int = 0
     error: str | None = None
+    failed_ids: list[UUID] = field(default_factory=list)
     #: ids that were not locked: moved by another runner, or locked right now
     not_locked: list[UUID] = field(default_factory=list)
 
@@ -197,6 +200,7 @@ def transition_batch(
     selection: BatchSelection,
     actor: Actor,
     reason: str,
+    notes: str = "",
     batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int = 1,
     on_progress: Callable[[int, int], None] | None = None,
@@ -231,6 +235,7 @@ def transition_batch(
         selection=selection,
         actor=actor,
         reason=reason,
+        notes=notes,
         cutoff=selection.cutoff(timezone.now()),
     )
     try:
@@ -401,6 +406,7 @@ class _Run:
     actor: Actor
     reason: str
     cutoff: datetime | None
+    notes: str = ""
     result: BatchResult = field(default_factory=BatchResult)
 
     @property
@@ -412,6 +418,7 @@ class _Run:
         self.result.skipped_overridden += outcome.overridden
         self.result.skipped_not_allowed += outcome.not_allowed
         self.result.failed += outcome.failed
+        self.result.failed_ids.extend(outcome.failed_ids)
         if outcome.error is not None:
             self.result.errors.append(outcome.error)
 
@@ -433,13 +440,15 @@ class _Run:
                         to_state=to_state,
                         actor=self.actor,
                         reason=self.reason,
-                        notes="",
+                        notes=self.notes,
                         at=now,
                     )
         except DatabaseError as exc:
             logger.exception("Batch chunk of %d deployments failed", len(chunk))
             return _ChunkOutcome(
-                failed=len(chunk), error=f"{len(chunk)} deployments from {chunk[0]}: {exc}"
+                failed=len(chunk),
+                failed_ids=list(chunk),
+                error=f"{len(chunk)} deployments from {chunk[0]}: {exc}",
             )
         seen = {row.id for row in locked}
         return _ChunkOutcome(

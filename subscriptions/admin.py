@@ -1,17 +1,14 @@
 """Subscriptions admin: read-only records (snapshots and plan-change history
-are never edited here) and a change-plan action that calls the service."""
+are never edited here) and the "Change plan" page (`console.plan_change`),
+which calls the service."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.template.response import TemplateResponse
+from django.contrib import admin
 
-from arcadia_cloud.actors import Actor
-from arcadia_cloud.errors import DomainError
-from console.forms import ChangePlanForm
+from console.money import money_or_dash
+from console.plan_change import SubscriptionPlanChangeMixin
 from console.readonly import ReadOnlyAdmin, ReadOnlyTabularInline
-from deployments.services import change_subscription_plan
 from subscriptions.models import PlanChange, Subscription, SubscriptionAddon
 
 
@@ -19,8 +16,12 @@ class SubscriptionAddonInline(ReadOnlyTabularInline):
     """The add-ons as sold: prices snapshotted at attach time."""
 
     model = SubscriptionAddon
-    fields = ["code", "resource_kind", "qty", "price_cents", "currency", "attached_at", "addon"]
+    fields = ["code", "resource_kind", "qty", "price", "attached_at", "detached_at", "addon"]
     verbose_name_plural = "add-ons (as sold, snapshotted at attach time)"
+
+    @admin.display(description="price")
+    def price(self, obj: SubscriptionAddon) -> str:
+        return money_or_dash(obj.price_cents, obj.currency)
 
     def get_queryset(self, request):
         # each line shows its catalog add-on: joined, not one query a line
@@ -40,13 +41,13 @@ class PlanChangeInline(ReadOnlyTabularInline):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(ReadOnlyAdmin):
+class SubscriptionAdmin(SubscriptionPlanChangeMixin, ReadOnlyAdmin):
     list_display = [
         "id",
         "deployment",
         "tenant",
         "plan_version",
-        "price_cents",
+        "plan_price",
         "status",
         "current_period_start",
         "current_period_end",
@@ -66,53 +67,19 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
     inlines = [SubscriptionAddonInline, PlanChangeInline]
-    actions = ["change_plan"]
 
     @admin.display(description="tenant", ordering="deployment__tenant__slug")
     def tenant(self, obj: Subscription) -> str:
         return obj.deployment.tenant.slug
 
-    @admin.display(description="plan price (cents)")
-    def price_cents(self, obj: Subscription) -> str:
-        return f"{obj.plan_version.price_cents} {obj.plan_version.currency}"
+    @admin.display(description="plan price", ordering="plan_version__price_cents")
+    def plan_price(self, obj: Subscription) -> str:
+        return money_or_dash(obj.plan_version.price_cents, obj.plan_version.currency)
 
-    def has_change_plan_permission(self, request) -> bool:
-        return request.user.has_perm("subscriptions.change_plan_subscription")
-
-    @admin.action(description="Change plan…", permissions=["change_plan"])
-    def change_plan(self, request, queryset):
-        form = ChangePlanForm(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
-            actor = Actor.from_admin_request(request)
-            moved = 0
-            for subscription in queryset.order_by("pk"):
-                try:
-                    change_subscription_plan(
-                        deployment_id=subscription.deployment_id,
-                        plan_code=form.cleaned_data["plan"].code,
-                        version=form.cleaned_data["version"],
-                        actor=actor,
-                    )
-                    moved += 1
-                except DomainError as exc:
-                    self.message_user(
-                        request, f"subscription {subscription.pk}: {exc.code}", messages.WARNING
-                    )
-            if moved:
-                self.message_user(request, f"{moved} subscription(s) moved.", messages.SUCCESS)
-            return None
-        return TemplateResponse(
-            request,
-            "admin/subscriptions/change_plan.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Change plan",
-                "opts": self.model._meta,
-                "form": form,
-                "subscriptions": queryset.select_related("deployment", "plan_version__plan"),
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            },
-        )
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["change_plan_url"] = self.change_plan_url(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(PlanChange)

@@ -2,7 +2,8 @@
 
 from django import template
 
-from console.charts import format_money, state_badge, state_colour
+from arcadia_cloud.money import format_money
+from console.charts import state_badge, state_colour
 
 register = template.Library()
 
@@ -18,5 +19,6 @@ def state_colour_filter(state):
 
 
 @register.filter(name="money")
-def money_filter(cents, currency):
-    return format_money(int(cents or 0), currency)
+def money_filter(minor, currency):
+    """Integer minor units of `currency`, in the product's one money format."""
+    return format_money(int(minor or 0), currency)

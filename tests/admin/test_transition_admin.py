@@ -6,12 +6,11 @@ from __future__ import annotations
 import pytest
 from django.contrib.messages import get_messages
 
-from console import transitions as console
-from deployments.models import Deployment, DeploymentEvent
+from deployments.models import DeploymentEvent
 from deployments.transitions import transition_state
 from tests.admin.conftest import SYSTEM
 from tests.deployments.helpers import assert_one_new_event
-from tests.factories import make_deployment, put_in_state
+from tests.factories import put_in_state
 
 
 def transition_url(deployment, to_state: str) -> str:
@@ -137,84 +136,6 @@ def test_unknown_deployment_is_404(billing_client, db):
     assert response.status_code == 404
 
 
-# -- the bulk action -------------------------------------------------------------------
-
-
-def bulk(client, deployments, **data):
-    return client.post(
-        "/admin/deployments/deployment/",
-        {
-            "action": "transition_selected",
-            "_selected_action": [str(d.pk) for d in deployments],
-            "index": "0",
-            **data,
-        },
-    )
-
-
-def test_bulk_action_asks_for_target_and_reason_first(billing_client, tenant_a):
-    rows = [make_deployment(tenant_a) for _ in range(2)]
-    response = bulk(billing_client, rows)
-    assert response.status_code == 200
-    form = response.context["form"]
-    assert [c[0] for c in form.fields["to_state"].choices] == [
-        "past_due",
-        "paused",
-        "suspended",
-        "cancelled",
-    ]
-    assert Deployment.objects.filter(state="active").count() == 2
-
-
-def test_bulk_action_reports_moved_skipped_failed(billing_client, tenant_a, monkeypatch):
-    # given: three active deployments, one cancelled (paused is not a move from
-    # cancelled: skipped), and one that a batch job moves while the action runs
-    moved = [make_deployment(tenant_a, slug=f"ok-{i}") for i in range(3)]
-    gone = make_deployment(tenant_a, slug="cancelled-one")
-    put_in_state(gone, "cancelled")
-    racing = make_deployment(tenant_a, slug="racing")
-    real = console.transition_state
-
-    def racing_service(**kwargs):
-        if kwargs["deployment_id"] == racing.pk:
-            real(deployment_id=racing.pk, to_state="past_due", actor=SYSTEM)
-        return real(**kwargs)
-
-    monkeypatch.setattr(console, "transition_state", racing_service)
-    # when
-    response = bulk(
-        billing_client,
-        [*moved, gone, racing],
-        apply="1",
-        to_state="paused",
-        reason="Maintenance window",
-        notes="",
-    )
-    # then
-    assert response.status_code == 302
-    text = " ".join(str(m) for m in get_messages(response.wsgi_request))
-    assert "moved 3, skipped 1, failed 1" in text
-    assert "racing: state_conflict" in text
-    for deployment in moved:
-        deployment.refresh_from_db()
-        assert deployment.state == "paused"
-        event = deployment.events.order_by("-id").first()
-        assert (event.actor, event.reason) == ("billing@arcadia.example", "Maintenance window")
-    gone.refresh_from_db()
-    racing.refresh_from_db()
-    assert gone.state == "cancelled"
-    assert racing.state == "past_due"
-    assert not DeploymentEvent.objects.filter(to_state="paused", deployment__in=[gone, racing])
-
-
-def test_bulk_action_needs_a_reason(billing_client, tenant_a):
-    rows = [make_deployment(tenant_a)]
-    response = bulk(billing_client, rows, apply="1", to_state="paused", reason="")
-    assert response.status_code == 200
-    assert response.context["form"].errors["reason"]
-    assert Deployment.objects.get().state == "active"
-
-
 @pytest.mark.parametrize("client_fixture", ["superuser_client", "billing_client"])
 def test_superuser_and_billing_operator_may_transition(request, client_fixture, shop):
     client = request.getfixturevalue(client_fixture)
@@ -224,30 +145,3 @@ def test_superuser_and_billing_operator_may_transition(request, client_fixture, 
     assert response.status_code == 302
     shop.refresh_from_db()
     assert shop.state == "suspended"
-
-
-def _bulk_queries(client, deployments) -> int:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as ctx:
-        response = bulk(
-            client, deployments, apply="1", to_state="paused", reason="window", notes=""
-        )
-    assert response.status_code == 302
-    return len(ctx.captured_queries)
-
-
-def test_bulk_action_costs_a_fixed_number_of_queries_per_deployment(billing_client, tenant_a):
-    # The bulk action runs one transition_state per deployment (each its own
-    # transaction), so its cost is linear by design: pin the per-deployment
-    # part so nothing else creeps into the loop.
-    #   per deployment: savepoint, lock, update, audit event insert, feed
-    #   event insert, subscription follow, resources follow, release = 8
-    three = [make_deployment(tenant_a, slug=f"three-{i}") for i in range(3)]
-    nine = [make_deployment(tenant_a, slug=f"nine-{i}") for i in range(9)]
-    per_deployment = (
-        _bulk_queries(billing_client, nine) - _bulk_queries(billing_client, three)
-    ) / 6
-    assert per_deployment == 8, per_deployment
-    assert Deployment.objects.filter(state="paused").count() == 12

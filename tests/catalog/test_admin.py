@@ -37,7 +37,7 @@ def test_catalog_admin_pages_load(superuser_client, path):
 def test_plan_page_lists_versions_inline(superuser_client):
     plan = Plan.objects.get(code="studio")
     page = superuser_client.get(f"/admin/catalog/plan/{plan.pk}/change/").content.decode()
-    assert "published" in page
+    assert "on sale" in page
     assert 'id="versions-group"' in page  # the inline is there
     assert 'id="versions-0"' in page  # with the published version as its first row
     assert 'name="versions-0-price_cents"' not in page  # and read-only
@@ -50,8 +50,16 @@ def test_published_version_page_is_read_only(superuser_client):
     assert 'name="price_cents"' not in page
     response = superuser_client.get(url)
     assert response.context["has_delete_permission"] is False
-    assert response.context["has_change_permission"] is True  # opens, every term read-only
-    superuser_client.post(url, {"price_cents": "1", "currency": "EUR", "included_quotas": "{}"})
+    # a view: every term read-only, no Save buttons, and a forged save is refused
+    assert response.context["has_change_permission"] is False
+    page = response.content.decode()
+    assert 'name="_save"' not in page
+    assert 'name="_continue"' not in page
+    assert "49.00 USD" in page
+    forged = superuser_client.post(
+        url, {"price_cents": "1", "currency": "EUR", "included_quotas": "{}"}
+    )
+    assert forged.status_code == 403
     version.refresh_from_db()
     assert (version.price_cents, version.currency) == (4900, "USD")
 
@@ -62,7 +70,7 @@ def test_draft_version_is_editable_and_publishable(superuser_client, draft):
     response = superuser_client.post(
         url,
         {
-            "price_cents": "6400",
+            "price_cents": "64.00",
             "currency": "USD",
             "interval": "month",
             "included_quotas": '{"seats": 8}',
@@ -74,7 +82,8 @@ def test_draft_version_is_editable_and_publishable(superuser_client, draft):
     draft.refresh_from_db()
     assert (draft.price_cents, draft.included_quotas) == (6400, {"seats": 8})
     superuser_client.post(
-        "/admin/catalog/planversion/", {"action": "publish", "_selected_action": [draft.pk]}
+        "/admin/catalog/planversion/",
+        {"action": "publish", "_selected_action": [draft.pk], "confirm": "1"},
     )
     draft.refresh_from_db()
     assert draft.is_published
@@ -87,7 +96,7 @@ def test_add_version_takes_the_next_number_as_a_draft(superuser_client):
         "/admin/catalog/planversion/add/",
         {
             "plan": plan.pk,
-            "price_cents": "24900",
+            "price_cents": "249.00",
             "currency": "USD",
             "interval": "month",
             "included_quotas": '{"seats": 30}',
@@ -131,7 +140,7 @@ def test_addon_price_change_through_admin(superuser_client):
             "name": addon.name,
             "resource_kind": "storage_gb",
             "qty": "50",
-            "price_cents": "800",
+            "price_cents": "8.00",
             "currency": "USD",
             "active": "on",
         },
@@ -236,3 +245,63 @@ def test_the_delete_service_refuses_a_published_version():
     with pytest.raises(PublishedVersionImmutable):
         services.delete_draft_version(plan_version=version)
     assert PlanVersion.objects.filter(pk=version.pk).exists()
+
+
+# -- publishing, new versions, which version is on sale -------------------------------
+
+
+def test_publishing_asks_for_confirmation_first(superuser_client, draft):
+    response = superuser_client.post(
+        "/admin/catalog/planversion/", {"action": "publish", "_selected_action": [draft.pk]}
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "freezes its terms for good" in page
+    assert "59.00 USD" in page
+    assert "goes on sale in place of studio v1" in page
+    draft.refresh_from_db()
+    assert not draft.is_published
+    response = superuser_client.post(
+        "/admin/catalog/planversion/",
+        {"action": "publish", "_selected_action": [draft.pk], "confirm": "1"},
+    )
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.is_published
+
+
+def test_the_list_shows_which_version_is_on_sale(superuser_client, draft):
+    services.publish_plan_version(plan_version=draft)
+    response = superuser_client.get(
+        "/admin/catalog/planversion/?plan__id__exact=" + str(draft.plan_id)
+    )
+    rows = {str(v): v for v in response.context["cl"].result_list}
+    assert admin_status(rows["studio v2"]) == "on sale"
+    assert admin_status(rows["studio v1"]) == "published, superseded"
+    plan_page = superuser_client.get(f"/admin/catalog/plan/{draft.plan_id}/change/")
+    assert "on sale" in plan_page.content.decode()
+    assert "published, superseded" in plan_page.content.decode()
+
+
+def admin_status(version) -> str:
+    from catalog.admin import version_status
+
+    return version_status(version)
+
+
+def test_a_new_version_starts_as_a_copy_of_the_newest(superuser_client):
+    plan = Plan.objects.get(code="team")
+    newest = PlanVersion.objects.filter(plan=plan).order_by("-version").first()
+    assert newest.included_quotas  # the seeded team plan has quotas
+    plan_page = superuser_client.get(f"/admin/catalog/plan/{plan.pk}/change/").content.decode()
+    assert f"/admin/catalog/planversion/add/?plan={plan.pk}" in plan_page
+    response = superuser_client.get(f"/admin/catalog/planversion/add/?plan={plan.pk}")
+    form = response.context["adminform"].form
+    assert form.initial["included_quotas"] == newest.included_quotas
+    assert (
+        form.initial["price_cents"] == f"{newest.price_cents // 100}.{newest.price_cents % 100:02d}"
+    )
+    assert form.initial["trial_days"] == newest.trial_days
+    page = response.content.decode()
+    for kind in newest.included_quotas:
+        assert kind in page

@@ -104,17 +104,16 @@ def test_the_api_answers_quota_exceeded_for_a_detach(subscribed, tenant_client):
 
 
 def test_the_console_plan_change_is_refused_the_same_way(subscribed, superuser_client):
+    from catalog.models import PlanVersion
+
     make_resource(subscribed, qty=61)
-    response = superuser_client.post(
-        "/admin/subscriptions/subscription/",
-        {
-            "action": "change_plan",
-            "_selected_action": [subscribed.subscription.pk],
-            "apply": "1",
-            "plan": "hobby",
-        },
-        follow=True,
-    )
-    assert response.status_code == 200
-    assert "quota_exceeded" in response.content.decode()
+    hobby = PlanVersion.objects.filter(plan__code="hobby").order_by("-version").first()
+    url = f"/admin/subscriptions/subscription/{subscribed.subscription.pk}/change-plan/"
+    choice = {"target": str(hobby.pk), "effective": "now", "reason": "downgrade"}
+    for step in ("preview", "apply"):
+        response = superuser_client.post(url, {**choice, step: "1"})
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert "in use, but the new plan allows" in page  # the figures, in words
+        assert "quota_exceeded" not in page
     assert plan_of(subscribed) == "studio"

@@ -1,5 +1,5 @@
-"""Subscriptions admin: snapshots and plan changes read-only, change-plan action
-through the service."""
+"""Subscriptions admin: snapshots and plan changes read-only, the change-plan
+page through the service."""
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -68,29 +68,30 @@ def test_no_delete_or_edit_of_records(superuser_client, subscription, system_act
     assert SubscriptionAddon.objects.get().price_cents == 750
 
 
-def test_change_plan_action_asks_then_calls_the_service(superuser_client, superuser, subscription):
-    url = "/admin/subscriptions/subscription/"
-    # the action first shows a form
-    page = superuser_client.post(
-        url, {"action": "change_plan", "_selected_action": [subscription.pk]}
-    )
+def change_plan_page(subscription) -> str:
+    return f"/admin/subscriptions/subscription/{subscription.pk}/change-plan/"
+
+
+def test_change_plan_page_previews_then_calls_the_service(
+    superuser_client, superuser, subscription
+):
+    enterprise = PlanVersion.objects.get(plan__code="enterprise")
+    detail = superuser_client.get(f"/admin/subscriptions/subscription/{subscription.pk}/change/")
+    assert 'id="change-plan-button"' in detail.content.decode()
+    # the page first shows a form, then a preview; nothing is written before "apply"
+    page = superuser_client.get(change_plan_page(subscription))
     assert page.status_code == 200
-    assert 'name="plan"' in page.content.decode()
+    assert 'name="target"' in page.content.decode()
+    choice = {"target": str(enterprise.pk), "effective": "now", "reason": "Upgrade requested"}
+    preview = superuser_client.post(change_plan_page(subscription), {**choice, "preview": "1"})
+    assert preview.status_code == 200
+    assert preview.context["preview"]["target"] == enterprise
     assert PlanChange.objects.count() == 0
-    # submitting it moves the subscription and records who did it
+    # applying moves the subscription and records who did it
     response = superuser_client.post(
-        url,
-        {
-            "action": "change_plan",
-            "_selected_action": [subscription.pk],
-            "apply": "1",
-            "plan": "enterprise",
-            "version": "",
-        },
-        HTTP_X_REQUEST_ID="admin-req-1",
+        change_plan_page(subscription), {**choice, "apply": "1"}, HTTP_X_REQUEST_ID="admin-req-1"
     )
     assert response.status_code == 302
-    enterprise = PlanVersion.objects.get(plan__code="enterprise")
     assert Subscription.objects.get().plan_version_id == enterprise.id
     change = PlanChange.objects.get()
     assert (change.to_version_id, change.actor, change.request_id) == (
@@ -100,21 +101,19 @@ def test_change_plan_action_asks_then_calls_the_service(superuser_client, superu
     )
 
 
-def test_change_plan_action_needs_the_permission(client, tenant, subscription):
+def test_change_plan_page_needs_the_permission(client, tenant, subscription):
     viewer = IdentityFactory(email="viewer@arcadia.example", tenant=tenant, is_staff=True)
 
     viewer.user_permissions.add(Permission.objects.get(codename="view_subscription"))
     client.force_login(viewer)
-    page = client.get("/admin/subscriptions/subscription/")
+    page = client.get(f"/admin/subscriptions/subscription/{subscription.pk}/change/")
     assert page.status_code == 200
-    assert "change_plan" not in page.content.decode()
-    client.post(
-        "/admin/subscriptions/subscription/",
-        {
-            "action": "change_plan",
-            "_selected_action": [subscription.pk],
-            "apply": "1",
-            "plan": "team",
-        },
+    assert "change-plan-button" not in page.content.decode()
+    assert client.get(change_plan_page(subscription)).status_code == 403
+    team = PlanVersion.objects.get(plan__code="team")
+    response = client.post(
+        change_plan_page(subscription),
+        {"target": str(team.pk), "effective": "now", "reason": "x", "apply": "1"},
     )
+    assert response.status_code == 403
     assert PlanChange.objects.count() == 0
