@@ -1,8 +1,15 @@
 """Template filters for the operator console."""
 
+from __future__ import annotations
+
+from datetime import datetime
+
 from django import template
+from django.utils import timezone
+from django.utils.html import format_html
 
 from console.charts import format_money, state_badge, state_colour
+from console.dates import relative, utc_text
 
 register = template.Library()
 
@@ -20,3 +27,34 @@ def state_colour_filter(state):
 @register.filter(name="money")
 def money_filter(cents, currency):
     return format_money(int(cents or 0), currency)
+
+
+@register.filter(name="when")
+def when_filter(value: datetime | None):
+    """`2026-12-01 14:03 UTC (3 days ago)`: the console's one way of showing an
+    instant, with the exact ISO time on hover."""
+    if value is None:
+        return "—"
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time> <span class="console-muted when-relative">'
+        "({})</span>",
+        value.isoformat(),
+        value.isoformat(),
+        utc_text(value),
+        relative(value, timezone.now()),
+    )
+
+
+@register.filter(name="utc")
+def utc_filter(value: datetime | None):
+    """`2026-12-01 14:03 UTC` alone (tables where the relative time would crowd)."""
+    return "—" if value is None else utc_text(value)
+
+
+@register.filter(name="plural")
+def plural_filter(count: int, word: str):
+    """`1 day`, `3 days` (`word` as "day" or "entry,entries")."""
+    from console.dates import plural
+
+    singular, _, many = word.partition(",")
+    return plural(int(count or 0), singular, many or None)
