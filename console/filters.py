@@ -12,6 +12,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from catalog.models import Plan
+from console.dates import plural
+from subscriptions.models import PendingChange
+from subscriptions.selectors import trials_ending_within
+from webhooks.selectors import failing_endpoints
 
 #: A century: longer than any deployment has existed.
 MAX_IN_STATE_DAYS = 36_600
@@ -118,3 +122,64 @@ class PendingFilter(admin.SimpleListFilter):
         if value == self.NO:
             return queryset.exclude(pending)
         raise IncorrectLookupParameters(f"pending: {value!r} is not yes or no")
+
+
+class TrialEndingFilter(admin.SimpleListFilter):
+    """In `trial`, with the trial ending within N days (`?trial_ends_days=N`)."""
+
+    title = "trial ends within"
+    parameter_name = "trial_ends_days"
+
+    def lookups(self, request, model_admin):
+        return [(str(d), plural(d, "day")) for d in (1, 3, 7, 14)]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if not re.fullmatch(r"[0-9]{1,4}", value):
+            raise IncorrectLookupParameters(
+                f"trial ends within: {value!r} is not a number of days from 0 to 9999"
+            )
+        ending = trials_ending_within(int(value)).values("deployment_id")
+        return queryset.filter(pk__in=ending)
+
+
+class ScheduledChangeFilter(admin.SimpleListFilter):
+    """A change scheduled for the period's end and still pending."""
+
+    title = "scheduled change"
+    parameter_name = "scheduled"
+
+    def lookups(self, request, model_admin):
+        return [(k, label) for k, label in PendingChange.Kind.choices]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if value not in PendingChange.Kind.values:
+            raise IncorrectLookupParameters(
+                f"scheduled change: {value!r} is not one of {', '.join(PendingChange.Kind.values)}"
+            )
+        pending = PendingChange.objects.filter(PendingChange.PENDING, kind=value)
+        return queryset.filter(subscription__in=pending.values("subscription_id"))
+
+
+class FailingEndpointFilter(admin.SimpleListFilter):
+    """Webhook endpoints whose deliveries fail (`webhooks.selectors.failing_endpoints`)."""
+
+    title = "failing"
+    parameter_name = "failing"
+    YES = "yes"
+
+    def lookups(self, request, model_admin):
+        return [(self.YES, "Failing or disabled")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if value != self.YES:
+            raise IncorrectLookupParameters(f"failing: {value!r} is not yes")
+        return queryset.filter(pk__in=failing_endpoints().values("pk"))

@@ -35,6 +35,8 @@ from console.filters import (
     PendingFilter,
     PlanFilter,
     RegionFilter,
+    ScheduledChangeFilter,
+    TrialEndingFilter,
 )
 from console.pending import PendingChangeAdminMixin, pending_rows
 from console.readonly import ReadOnlyAdmin, ReadOnlyAdminMixin
@@ -107,6 +109,8 @@ class DeploymentAdmin(
         PlanFilter,
         "billing_action_suspended",
         InStateLongerThanFilter,
+        TrialEndingFilter,
+        ScheduledChangeFilter,
     ]
     search_fields = ["slug", "display_name", "tenant__slug", "tenant__name"]
     search_help_text = (
