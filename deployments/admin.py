@@ -12,8 +12,7 @@ import re
 import uuid
 from urllib.parse import urlencode
 
-from django.contrib import admin
-from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Q
@@ -231,7 +230,8 @@ class DeploymentAdmin(
             raise PermissionDenied
         before = request.GET.get("before")
         if before is not None and not re.fullmatch(r"[0-9]{1,18}", before):
-            raise IncorrectLookupParameters(f"before: {before!r} is not a feed position")
+            messages.error(request, f"{before!r} is not a position in the timeline.")
+            return HttpResponseRedirect(request.path)
         timeline = deployment_timeline(deployment.pk, before=int(before) if before else None)
         context = {
             **self.admin_site.each_context(request),
