@@ -62,7 +62,7 @@ class InStateLongerThanFilter(admin.SimpleListFilter):
     parameter_name = "in_state_days"
 
     def lookups(self, request, model_admin):
-        return [(str(d), f"{d} days") for d in (1, 7, 14, 30, 90)]
+        return [(str(d), plural(d, "day")) for d in (1, 7, 14, 30, 90)]
 
     def queryset(self, request, queryset):
         value = self.value()

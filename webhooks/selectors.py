@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.scope import scope_for
-from feed.sql import EVENT_TABLE
+from feed.sql import EVENT_TABLE, SETTLE_PENDING_SQL
 from webhooks.models import Delivery, DispatchCursor, WebhookEndpoint
 
 
@@ -73,6 +73,10 @@ def dispatch_lag() -> DispatchLag:
         "ORDER BY e.position LIMIT 1) FROM c"
     )
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and connection.in_atomic_block:
+            # A transaction that wrote events sees them positioned (as
+            # read_feed does); outside one, nothing is pending.
+            cursor.execute(SETTLE_PENDING_SQL)
         cursor.execute(sql)
         head, position, behind, oldest_at = cursor.fetchone()
     if isinstance(oldest_at, str):  # SQLite
