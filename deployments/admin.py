@@ -261,7 +261,6 @@ class DeploymentAdmin(
 
     def _page_context(self, request, deployment: Deployment) -> dict:
         subscription = get_subscription_for_deployment(deployment.pk)
-        change_url = reverse("admin:deployments_deployment_change", args=[deployment.pk])
         subscription_block = None
         pending = []
         upcoming = None
@@ -282,7 +281,10 @@ class DeploymentAdmin(
                 "url": reverse("admin:subscriptions_subscription_change", args=[subscription.pk]),
             }
             pending = pending_rows(
-                request, deployment.pk, subscription.pending_changes.all(), back=change_url
+                request,
+                deployment.pk,
+                subscription.pending_changes.all(),
+                back=request.get_full_path(),  # keeps the list's filters too
             )
             upcoming = upcoming_statement(subscription)
         resources_changelist = reverse("admin:deployments_cloudresource_changelist")
