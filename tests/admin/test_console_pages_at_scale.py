@@ -21,26 +21,27 @@ from tests.factories import TenantFactory
 OPERATOR = Actor(kind="operator", label="ops@arcadia.example")
 FLEET = 5_000
 
-# Queries of each page (the test runs inside a transaction, so each page that
-# reads the feed first runs its "settle own pending events" statement).
+# Queries of each page. The test runs inside a transaction, so on PostgreSQL
+# each page that reads the feed first runs its "settle own pending events"
+# statement (SQLite positions events at insert: no such statement).
 #
 # deployment page: session, user, the deployment with tenant and plan, user
 # perms, group perms, subscription with plan version and plan, its add-ons,
 # its pending changes, the open period's preview (deployment events, plan
 # changes, add-on lines, plan versions), the tenant's other deployments, the
-# last override change, settle + one page of the feed, the newest closed
+# last override change, one page of the feed, the newest closed
 # statements, entitlements (quotas, add-on sums, resource sums), newest
 # resources.
-DEPLOYMENT_PAGE = 21
+DEPLOYMENT_PAGE = 20
 # tenant page: session, user, the tenant, user perms, group perms, deployments
-# per state, subscriptions, MRR (plans, add-ons), identities, settle + one page
+# per state, subscriptions, MRR (plans, add-ons), identities, one page
 # of the feed, the events' deployment slugs.
-TENANT_PAGE = 13
+TENANT_PAGE = 12
 # dashboard: session, user, user perms, group perms, counts by state, by
-# region, past_due aging, MRR (plans, add-ons), latest events, settle + the
+# region, past_due aging, MRR (plans, add-ons), latest events, the
 # dispatch lag, failing endpoints, overrides on, trials ending, scheduled
 # cancellations.
-DASHBOARD = 16
+DASHBOARD = 15
 
 
 def grow_fleet(tenant, others, n: int) -> None:
@@ -113,7 +114,8 @@ def test_console_pages_cost_the_same_at_5000_deployments(
     large = {name: count(billing_client, url) for name, (url, _) in pages.items()}
 
     assert large == small
-    assert large == {name: pinned for name, (_, pinned) in pages.items()}
+    settle = 1 if connection.vendor == "postgresql" else 0
+    assert large == {name: pinned + settle for name, (_, pinned) in pages.items()}
     tenant_page = billing_client.get(pages["tenant"][0]).content.decode()
     # the hub's counts are over the whole fleet of the tenant (shop + half of it)
     assert f"({FLEET // 2 + 1} in all)" in tenant_page
