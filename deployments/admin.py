@@ -427,6 +427,30 @@ class DeploymentEventAdmin(ReadOnlyAdmin):
         return lookup == "deployment__id__exact" or super().lookup_allowed(lookup, value, request)
 
 
+@admin.register(BillingOverrideChange)
+class BillingOverrideChangeAdmin(ReadOnlyAdmin):
+    """Every billing-override change, read-only, searchable (each deployment's
+    own are on its timeline)."""
+
+    list_display = ["occurred_at", "deployment", "override_column", "actor", "reason", "request_id"]
+    list_select_related = ["deployment"]
+    list_filter = ["value"]
+    search_fields = ["=deployment__slug", "actor", "reason", "=request_id"]
+    ordering = ["-id"]
+    list_per_page = 100
+    show_full_result_count = False
+    fields = ["deployment", "value", "actor", "reason", "request_id", "occurred_at"]
+    readonly_fields = fields
+
+    @admin.display(description="billing override", ordering="value")
+    def override_column(self, obj: BillingOverrideChange) -> str:
+        # Words, not a ✓/✗ icon: "on" means automated billing actions are suspended.
+        return "on (automated billing actions suspended)" if obj.value else "off"
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup == "deployment__id__exact" or super().lookup_allowed(lookup, value, request)
+
+
 @admin.register(CloudResource)
 class CloudResourceAdmin(ReadOnlyAdmin):
     """Every tenant's resources, read-only: what is wanted changes through the
