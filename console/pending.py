@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 from uuid import UUID
 
 from django import forms
@@ -75,8 +76,6 @@ def pending_rows(
 def withdraw_url(deployment_id: UUID, change_id: int, *, back: str = "") -> str:
     url = reverse("admin:deployments_deployment_withdraw_change", args=[deployment_id, change_id])
     if back:
-        from urllib.parse import urlencode
-
         url += "?" + urlencode({"next": back})
     return url
 

@@ -49,12 +49,3 @@ def when_filter(value: datetime | None):
 def utc_filter(value: datetime | None):
     """`2026-12-01 14:03 UTC` alone (tables where the relative time would crowd)."""
     return "—" if value is None else utc_text(value)
-
-
-@register.filter(name="plural")
-def plural_filter(count: int, word: str):
-    """`1 day`, `3 days` (`word` as "day" or "entry,entries")."""
-    from console.dates import plural
-
-    singular, _, many = word.partition(",")
-    return plural(int(count or 0), singular, many or None)
