@@ -7,6 +7,7 @@ from django.utils import timezone
 from arcadia_cloud.models import ApiToken, Tenant, User
 from arcadia_cloud.services import issue_token, revoke_token
 from console.safety import SafeAdminMixin
+from console.tenant_hub import tenant_hub
 
 
 @admin.register(Tenant)
@@ -14,6 +15,14 @@ class TenantAdmin(SafeAdminMixin, admin.ModelAdmin):
     list_display = ["slug", "name", "created_at"]
     search_fields = ["slug", "name", "id"]
     readonly_fields = ["id", "created_at"]
+    # The tenant page is a hub: its deployments by state, subscriptions,
+    # revenue, identities and recent events (console.tenant_hub).
+    change_form_template = "admin/arcadia_cloud/tenant/change_form.html"
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["hub"] = tenant_hub(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(User)

@@ -136,6 +136,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One date format everywhere in the admin ("2026-12-01 14:03 UTC").
+FORMAT_MODULE_PATH = ["console.locale_formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

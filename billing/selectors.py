@@ -121,24 +121,28 @@ class RevenueLine:
         return self.plan_cents + self.addon_cents
 
 
-def billed_now() -> QuerySet[Subscription]:
+def billed_now(tenant_id: UUID | None = None) -> QuerySet[Subscription]:
     """Subscriptions billed right now: active, on a deployment in a billable
-    state (`BILLABLE_STATES`: not trial, not paused, not cancelled or archived)."""
-    return Subscription.objects.filter(
+    state (`BILLABLE_STATES`: not trial, not paused, not cancelled or archived);
+    one tenant's only when `tenant_id` is given."""
+    billed = Subscription.objects.filter(
         status=Status.ACTIVE, deployment__state__in=BILLABLE_STATES
     ).order_by()
+    if tenant_id is not None:
+        billed = billed.filter(deployment__tenant_id=tenant_id)
+    return billed
 
 
-def monthly_recurring_revenue() -> list[RevenueLine]:
+def monthly_recurring_revenue(tenant_id: UUID | None = None) -> list[RevenueLine]:
     """Monthly recurring revenue of the subscriptions billed now, one line per
     (plan, currency): the plan versions' prices plus the attached add-on
     snapshots' prices, in integer minor units. Two aggregate queries, whatever
     the number of subscriptions.
 
     Add-ons are counted in their own (snapshotted) currency, so a line never adds
-    two currencies together.
+    two currencies together. `tenant_id`: that tenant's subscriptions only.
     """
-    active = billed_now()
+    active = billed_now(tenant_id)
     lines: dict[tuple[str, str], dict] = {}
     for row in active.values(
         "plan_version__plan__code", "plan_version__plan__name", "plan_version__currency"
@@ -152,7 +156,7 @@ def monthly_recurring_revenue() -> list[RevenueLine]:
         }
     addon_rows = (
         SubscriptionAddon.objects.filter(
-            subscription__in=billed_now().values("pk"), detached_at__isnull=True
+            subscription__in=billed_now(tenant_id).values("pk"), detached_at__isnull=True
         )
         .order_by()
         .values(

@@ -33,6 +33,8 @@ class Bar:
     label: str
     value: int
     colour: str = DEFAULT_COLOUR
+    #: the list this bar counts (the bar and its label link there)
+    href: str = ""
 
 
 def bar_chart(bars: Sequence[Bar], *, title: str, width: int = 460, row: int = 26) -> str:
@@ -51,6 +53,8 @@ def bar_chart(bars: Sequence[Bar], *, title: str, width: int = 460, row: int = 2
     if not bars:
         parts.append(f'<text x="{pad}" y="{row - 8}" font-size="13" fill="#5f6368">No data</text>')
     for i, bar in enumerate(bars):
+        if bar.href:
+            parts.append(f'<a href="{escape(bar.href, {chr(34): "&quot;"})}" class="chart-link">')
         y = pad // 2 + i * row
         length = round(track * bar.value / peak) if bar.value else 0
         parts.append(
@@ -70,5 +74,7 @@ def bar_chart(bars: Sequence[Bar], *, title: str, width: int = 460, row: int = 2
             f'<text x="{label_w + track + pad}" y="{y + row - 9}" font-size="13" '
             f'font-weight="bold" fill="#202124">{bar.value}</text>'
         )
+        if bar.href:
+            parts.append("</a>")
     parts.append("</svg>")
     return "".join(parts)

@@ -10,13 +10,16 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import F, Q
-from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from arcadia_cloud.models import Tenant
 from billing.export import parse_period
 from billing.selectors import statement_periods, statements_billing_plan
 from catalog.models import Plan
+from console.dates import plural
+from subscriptions.models import PendingChange
+from subscriptions.selectors import trials_ending_within
+from webhooks.selectors import failing_endpoints
 
 #: A century: longer than any deployment has existed.
 MAX_IN_STATE_DAYS = 36_600
@@ -65,7 +68,7 @@ class InStateLongerThanFilter(admin.SimpleListFilter):
     parameter_name = "in_state_days"
 
     def lookups(self, request, model_admin):
-        return [(str(d), f"{d} day{pluralize(d)}") for d in (1, 7, 14, 30, 90)]
+        return [(str(d), plural(d, "day")) for d in (1, 7, 14, 30, 90)]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -257,3 +260,64 @@ class OverrideFilter(admin.BooleanFieldListFilter):
     def choices(self, changelist):
         for choice in super().choices(changelist):
             yield {**choice, "display": self.LABELS.get(str(choice["display"]), choice["display"])}
+
+
+class TrialEndingFilter(admin.SimpleListFilter):
+    """In `trial`, with the trial ending within N days (`?trial_ends_days=N`)."""
+
+    title = "trial ends within"
+    parameter_name = "trial_ends_days"
+
+    def lookups(self, request, model_admin):
+        return [(str(d), plural(d, "day")) for d in (1, 3, 7, 14)]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if not re.fullmatch(r"[0-9]{1,4}", value):
+            raise IncorrectLookupParameters(
+                f"trial ends within: {value!r} is not a number of days from 0 to 9999"
+            )
+        ending = trials_ending_within(int(value)).values("deployment_id")
+        return queryset.filter(pk__in=ending)
+
+
+class ScheduledChangeFilter(admin.SimpleListFilter):
+    """A change scheduled for the period's end and still pending."""
+
+    title = "scheduled change"
+    parameter_name = "scheduled"
+
+    def lookups(self, request, model_admin):
+        return [(k, label) for k, label in PendingChange.Kind.choices]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if value not in PendingChange.Kind.values:
+            raise IncorrectLookupParameters(
+                f"scheduled change: {value!r} is not one of {', '.join(PendingChange.Kind.values)}"
+            )
+        pending = PendingChange.objects.filter(PendingChange.PENDING, kind=value)
+        return queryset.filter(subscription__in=pending.values("subscription_id"))
+
+
+class FailingEndpointFilter(admin.SimpleListFilter):
+    """Webhook endpoints whose deliveries fail (`webhooks.selectors.failing_endpoints`)."""
+
+    title = "failing"
+    parameter_name = "failing"
+    YES = "yes"
+
+    def lookups(self, request, model_admin):
+        return [(self.YES, "Failing or disabled")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if value != self.YES:
+            raise IncorrectLookupParameters(f"failing: {value!r} is not yes")
+        return queryset.filter(pk__in=failing_endpoints().values("pk"))

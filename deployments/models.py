@@ -223,7 +223,10 @@ class BillingOverrideChange(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return f"{self.deployment_id}: override={'on' if self.value else 'off'}"
+        return (
+            f"billing override {'on' if self.value else 'off'} "
+            f"({self.occurred_at:%Y-%m-%d %H:%M} UTC, by {self.actor})"
+        )
 
 
 # -- Cloud resources ------------------------------------------------------------------

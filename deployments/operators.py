@@ -1,7 +1,8 @@
 """Operator groups for the admin console, defined in code.
 
-"billing operator" may look at everything operators need and move deployments
-(transition, billing override, plan changes); "support" may only look. The
+"billing operator" may look at everything operators need, move deployments
+(transition, billing override, plan changes, withdrawing scheduled changes)
+and retry webhook deliveries; "support" may only look. The
 groups are (re)built after every `migrate` (post_migrate, see apps.py) and by
 `manage.py setup_operator_groups`: their permissions are set to exactly this
 definition each time, so a hand-made change to a group does not outlive the
@@ -21,15 +22,21 @@ SUPPORT = "support"
 TRANSITION_PERM = "deployments.transition_deployment"
 OVERRIDE_PERM = "deployments.override_billing_action"
 CHANGE_PLAN_PERM = "subscriptions.change_plan_subscription"
+RETRY_DELIVERY_PERM = "webhooks.retry_delivery"
 
 #: Apps whose every model both groups may view.
 VIEWABLE_APPS = ("deployments", "subscriptions", "catalog")
 #: Single models outside those apps both groups may view.
-VIEWABLE_MODELS = (("arcadia_cloud", "tenant"), ("billing", "statement"))
+VIEWABLE_MODELS = (
+    ("arcadia_cloud", "tenant"),
+    ("billing", "statement"),
+    ("webhooks", "webhookendpoint"),
+    ("webhooks", "delivery"),
+)
 
 #: group name -> permissions ("app_label.codename") on top of the view permissions.
 EXTRA_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    BILLING_OPERATOR: (TRANSITION_PERM, OVERRIDE_PERM, CHANGE_PLAN_PERM),
+    BILLING_OPERATOR: (TRANSITION_PERM, OVERRIDE_PERM, CHANGE_PLAN_PERM, RETRY_DELIVERY_PERM),
     SUPPORT: (),
 }
 

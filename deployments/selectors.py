@@ -170,3 +170,19 @@ def batch_candidate_ids(
             .values_list("pk", flat=True)
         )
     return found
+
+
+def overrides_on_count() -> int:
+    """Deployments whose automated billing actions are suspended (the override on)."""
+    return Deployment.objects.filter(billing_action_suspended=True).order_by().count()
+
+
+def state_counts_of_tenant(tenant_id: UUID) -> dict[str, int]:
+    """The tenant's deployments per state, in the map's order, zeros included. One query."""
+    rows = dict(
+        Deployment.objects.filter(tenant_id=tenant_id)
+        .order_by()
+        .values_list("state")
+        .annotate(n=Count("id"))
+    )
+    return {state: rows.get(state, 0) for state in State.values}

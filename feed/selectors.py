@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
 from feed.cursor import Anchor
@@ -215,4 +216,48 @@ def _event_from_sqlite(
         occurred_at.replace(tzinfo=UTC) if occurred_at.tzinfo is None else occurred_at,
         data,
         request_id,
+    )
+
+
+def latest_events(
+    *,
+    deployment_id: UUID | None = None,
+    tenant_id: UUID | None = None,
+    before: int | None = None,
+    limit: int,
+) -> FeedPage:
+    """Up to `limit` committed events, NEWEST first, of one deployment or one
+    tenant (or every one), with position < `before` when given: the history
+    pages of the console. One query, walking the (deployment_id, position) or
+    (tenant_id, position) index backwards; `has_more` says whether older events
+    exist and `next_position` is the `before` that reads them."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadFeedQuery("limit", f"Must be an integer between 1 and {MAX_LIMIT}.")
+    _settle_own_pending()
+    rows = Event.objects.filter(position__isnull=False)
+    if deployment_id is not None:
+        rows = rows.filter(deployment_id=deployment_id)
+    if tenant_id is not None:
+        rows = rows.filter(tenant_id=tenant_id)
+    if before is not None:
+        rows = rows.filter(position__lt=before)
+    found = list(rows.order_by("-position").values_list(*_COLUMNS)[: limit + 1])
+    has_more = len(found) > limit
+    events = [
+        FeedEvent(
+            id_,
+            position,
+            type_,
+            tenant,
+            deployment,
+            occurred_at,
+            json.dumps(data, cls=DjangoJSONEncoder),
+            request_id,
+        )
+        for id_, position, type_, tenant, deployment, occurred_at, data, request_id in found[:limit]
+    ]
+    return FeedPage(
+        events=events,
+        next_position=events[-1].position if events else (before or 0),
+        has_more=has_more,
     )

@@ -9,7 +9,8 @@ from django.contrib import admin
 from console.money import money_or_dash
 from console.plan_change import SubscriptionPlanChangeMixin
 from console.readonly import ReadOnlyAdmin, ReadOnlyTabularInline
-from subscriptions.models import PlanChange, Subscription, SubscriptionAddon
+from subscriptions.models import PendingChange, PlanChange, Subscription, SubscriptionAddon
+from subscriptions.selectors import pending_changes
 
 
 class SubscriptionAddonInline(ReadOnlyTabularInline):
@@ -90,3 +91,23 @@ class PlanChangeAdmin(ReadOnlyAdmin):
     list_filter = ["to_version__plan"]
     fields = ["subscription", "from_version", "to_version", "changed_at", "actor", "request_id"]
     readonly_fields = fields
+
+
+# -- Scheduled changes (pending) on the subscription page, with withdraw -------------
+
+
+class PendingChangeInline(ReadOnlyTabularInline):
+    """The changes scheduled for the period's end and not applied yet; each
+    links to the withdraw page (a reason is required there), shown only to
+    whoever may withdraw that kind (console.pending.WITHDRAW_PERM)."""
+
+    model = PendingChange
+    template = "admin/subscriptions/subscription/pending_changes_inline.html"
+    fields = ["kind", "target_version", "effective_at", "requested_by", "reason"]
+    verbose_name_plural = "scheduled changes"
+
+    def get_queryset(self, request):
+        return pending_changes()
+
+
+SubscriptionAdmin.inlines = [*SubscriptionAdmin.inlines, PendingChangeInline]

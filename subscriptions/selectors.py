@@ -6,9 +6,11 @@ of these is called with its id.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from subscriptions.models import PendingChange, Subscription, SubscriptionAddon
 
@@ -49,3 +51,21 @@ def get_subscription_for_deployment(deployment_id: UUID) -> Subscription | None:
 def addons_of(subscription_id: int) -> QuerySet[SubscriptionAddon]:
     """Every add-on line of a subscription, detached ones included (its history)."""
     return SubscriptionAddon.objects.filter(subscription_id=subscription_id).order_by("id")
+
+
+def trials_ending_within(days: int, *, now: datetime | None = None) -> QuerySet[Subscription]:
+    """Subscriptions whose deployment is in `trial` and whose trial ends in the
+    next `days` days (from now, inclusive)."""
+    now = now or timezone.now()
+    return Subscription.objects.filter(
+        deployment__state="trial",
+        trial_ends_at__gte=now,
+        trial_ends_at__lte=now + timedelta(days=days),
+    ).order_by()
+
+
+def scheduled_cancellations() -> QuerySet[PendingChange]:
+    """Cancellations scheduled for the end of a period and not applied yet."""
+    return PendingChange.objects.filter(
+        PendingChange.PENDING, kind=PendingChange.Kind.CANCEL
+    ).order_by()

@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import Case, IntegerField, Value, When
 
 from arcadia_cloud.actors import Actor
+from console.filters import FailingEndpointFilter
 from console.readonly import ReadOnlyAdmin
 from webhooks.models import Delivery, DeliveryStatus, WebhookEndpoint
 from webhooks.services import retry_deliveries
@@ -15,7 +16,7 @@ from webhooks.services import retry_deliveries
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_display = ["url", "tenant", "enabled", "disabled_reason", "failing_since", "created_at"]
-    list_filter = ["enabled", "tenant"]
+    list_filter = ["enabled", FailingEndpointFilter, "tenant"]
     list_select_related = ["tenant"]
     search_fields = ["url", "description", "tenant__slug"]
     ordering = ["enabled", "-created_at"]  # disabled ones first

@@ -42,9 +42,15 @@ def test_toggle_on_and_off_is_audited(billing_client, shop):
 def test_override_history_shows_on_the_page(billing_client, shop):
     billing_client.post(override_url(shop), {"reason": "Key account", "suspended": "True"})
     body = billing_client.get(f"/admin/deployments/deployment/{shop.pk}/change/").content.decode()
-    assert "Automated billing actions suspended" in body
-    assert "Key account" in body
-    assert "Resume automated billing actions" in body
+    # one line says the override is on, since when, by whom and why; the
+    # timeline holds its history; the toggle says what it will do
+    line = body[body.index('id="override-flag"') : body.index('id="console-actions"')]
+    assert "Billing override on:" in line
+    assert "billing@arcadia.example" in line
+    assert "Key account" in line
+    timeline = body[body.index('id="timeline"') :]
+    assert "Billing override on: automated billing actions suspended" in timeline
+    assert "Turn billing override off" in body
 
 
 def test_reason_is_required(billing_client, shop):

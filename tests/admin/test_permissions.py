@@ -41,12 +41,15 @@ def test_groups_exist_after_migrate_with_their_permissions():
         "catalog.view_addon",
         "arcadia_cloud.view_tenant",
         "billing.view_statement",
+        "webhooks.view_webhookendpoint",
+        "webhooks.view_delivery",
     }
     assert support == views
     assert billing == views | {
         "deployments.transition_deployment",
         "deployments.override_billing_action",
         "subscriptions.change_plan_subscription",
+        "webhooks.retry_delivery",
     }
     # none of the generic permissions that edit, add or delete rows directly
     generic = {
@@ -64,14 +67,14 @@ def test_setup_command_is_idempotent_and_resets_hand_made_changes():
     call_command("setup_operator_groups", stdout=out)
     assert Group.objects.filter(name__in=[BILLING_OPERATOR, SUPPORT]).count() == 2
     assert "deployments.transition_deployment" not in perms_of(SUPPORT)
-    assert "billing operator: 17 permissions" in out.getvalue()
+    assert "billing operator: 20 permissions" in out.getvalue()
 
 
 @pytest.mark.django_db
 def test_groups_are_recreated_when_missing():
     Group.objects.all().delete()
     counts = ensure_operator_groups()
-    assert counts == {BILLING_OPERATOR: 17, SUPPORT: 14}
+    assert counts == {BILLING_OPERATOR: 20, SUPPORT: 16}
 
 
 def test_support_sees_the_page_without_transition_or_override_buttons(support_client, shop):
