@@ -276,10 +276,18 @@ def test_tenant_filter_is_a_search_box(browser, live_server, demo):
     wait_for(browser, "#tenant-filter .select2-selection").click()
     search = wait_for(browser, ".select2-search__field")
     search.send_keys("glob")
-    wait_until(
-        browser,
-        lambda b: any(o.text == "globex" for o in b.find_elements(*by(".select2-results__option"))),
-    )
+
+    def filtered(b):
+        # the answer to "glob" has replaced the box's first, unfiltered list
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        try:
+            options = [o.text for o in b.find_elements(*by(".select2-results__option"))]
+        except StaleElementReferenceException:  # the list is being redrawn
+            return False
+        return options == ["globex"]
+
+    wait_until(browser, filtered)
     search.send_keys(Keys.ENTER)
     wait_until(browser, lambda b: "tenant__id__exact=" in b.current_url)
     wait_for(browser, "#result_list")
