@@ -68,6 +68,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 1000
 MAX_BATCH_SIZE = 20_000
+#: Walkers of one run on PostgreSQL by default, as for the batch command: one
+#: connection keeps one core busy at most, and a chunk's Python and its SQL
+#: overlap across two (docs/benchmarks.md).
+DEFAULT_WORKERS = 2
 
 _SUBSCRIPTION_COLUMNS = (
     "id",

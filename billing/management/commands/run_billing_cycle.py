@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 from arcadia_cloud.progress import Progress
 from billing.clock import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_WORKERS,
     MAX_BATCH_SIZE,
     ClockInterrupted,
     ClockResult,
@@ -54,8 +55,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers",
             type=int,
-            default=1,
-            help="Processes closing chunks at once (default 1; PostgreSQL only).",
+            default=DEFAULT_WORKERS,
+            help=(
+                f"Walkers closing chunks at once, each on its own connection (default "
+                f"{DEFAULT_WORKERS}; PostgreSQL only, one at a time elsewhere)."
+            ),
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="Print what would be written; change nothing."
