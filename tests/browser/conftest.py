@@ -9,11 +9,13 @@ its driver are the system's.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "build" / "screenshots"
 CHROME_ARGS = [
@@ -82,3 +84,40 @@ def save_full_page(driver, name: str) -> Path:
     driver.save_screenshot(str(path))
     driver.set_window_size(1400, 1000)
     return path
+
+
+@pytest.fixture
+def demo(db):
+    """The `make run` demo data, with known passwords for the two staff users."""
+    from io import StringIO
+
+    from arcadia_cloud.models import User
+
+    call_command("load_demo", stdout=StringIO())
+    passwords = {}
+    for email in ("billing@arcadia.example", "support@arcadia.example"):
+        user = User.objects.get(email=email)
+        passwords[email] = secrets.token_urlsafe(16)
+        user.set_password(passwords[email])
+        user.save(update_fields=["password"])
+    return passwords
+
+
+def wait_for(driver, css: str, timeout: float = 20):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, css))
+    )
+
+
+def log_in(driver, base: str, email: str, password: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base}/admin/login/")
+    driver.find_element(By.NAME, "username").send_keys(email)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait_for(driver, "#user-tools")

@@ -3,51 +3,12 @@ moves it with a reason and sees the event; support sees no transition buttons.""
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
-from django.core.management import call_command
 
-from arcadia_cloud.models import User
 from deployments.models import Deployment, DeploymentEvent
-from tests.browser.conftest import save_full_page
+from tests.browser.conftest import log_in, save_full_page, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def demo(db):
-    """The `make run` demo data, with known passwords for the two staff users."""
-    from io import StringIO
-
-    call_command("load_demo", stdout=StringIO())
-    passwords = {}
-    for email in ("billing@arcadia.example", "support@arcadia.example"):
-        user = User.objects.get(email=email)
-        passwords[email] = secrets.token_urlsafe(16)
-        user.set_password(passwords[email])
-        user.save(update_fields=["password"])
-    return passwords
-
-
-def wait_for(driver, css: str, timeout: float = 20):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout).until(
-        ec.presence_of_element_located((By.CSS_SELECTOR, css))
-    )
-
-
-def log_in(driver, base: str, email: str, password: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.get(f"{base}/admin/login/")
-    driver.find_element(By.NAME, "username").send_keys(email)
-    driver.find_element(By.NAME, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait_for(driver, "#user-tools")
 
 
 def test_billing_operator_finds_transitions_and_sees_the_event(browser, live_server, demo):

@@ -13,8 +13,7 @@ from arcadia_cloud.actors import Actor
 from deployments.models import Deployment
 from deployments.scheduling import cancel_subscription, schedule_plan_change
 from subscriptions.models import PendingChange
-from tests.browser.conftest import save_full_page
-from tests.browser.test_console_in_chromium import demo, log_in, wait_for  # noqa: F401
+from tests.browser.conftest import log_in, save_full_page, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,7 +24,7 @@ OWNER = Actor(kind="operator", label="owner@acme.example")
 
 
 @pytest.fixture
-def scheduled(demo):  # noqa: F811
+def scheduled(demo):
     """shop (acme, team): a cancellation and a move to enterprise scheduled."""
     shop = Deployment.objects.get(slug="shop")
     cancel = cancel_subscription(
@@ -57,7 +56,7 @@ def _y(browser, css: str) -> int:
     return browser.find_element(By.CSS_SELECTOR, css).location["y"]
 
 
-def test_billing_operator_works_the_console(browser, live_server, demo, scheduled):  # noqa: F811
+def test_billing_operator_works_the_console(browser, live_server, demo, scheduled):
     from selenium.webdriver.common.by import By
 
     base = live_server.url
@@ -174,7 +173,7 @@ def test_billing_operator_works_the_console(browser, live_server, demo, schedule
 def test_support_sees_scheduled_changes_but_cannot_withdraw(
     browser,
     live_server,
-    demo,  # noqa: F811
+    demo,
     scheduled,
 ):
     from selenium.webdriver.common.by import By
