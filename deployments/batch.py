@@ -532,12 +532,17 @@ class _Run:
         columns = move_values(selection.to_state, timezone.now())
         assignments = ", ".join(f"{column} = %(move_{column})s" for column in columns)
         clauses = [
+            # `locked_ctid`: the locked row version's physical address, so the
+            # UPDATE goes straight to it (a TID scan) instead of looking every
+            # id up again. Stable while the lock is held: only its holder can
+            # change the row.
             "locked AS ("
-            f"SELECT x.* FROM {_TABLE} x WHERE {match_x} "
+            f"SELECT x.ctid AS locked_ctid, x.* FROM {_TABLE} x WHERE {match_x} "
             "ORDER BY x.id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)",
             "moved AS ("
-            f"UPDATE {_TABLE} d SET {assignments} FROM locked l "
-            f"WHERE d.id = l.id AND ({allowed_l}) RETURNING d.*)",
+            f"UPDATE {_TABLE} d SET {assignments} "
+            f"WHERE d.ctid = ANY(ARRAY(SELECT l.locked_ctid FROM locked l WHERE {allowed_l})) "
+            "RETURNING d.*)",
         ]
         events, _ = transition_events_statements(
             moved="moved",
@@ -568,7 +573,7 @@ class _Run:
             # matching rows in the chunk's span that were not ours to lock
             f"(SELECT count(*) FROM {_TABLE} x WHERE {match_x} "
             f"AND ({self.rule.refusal_sql(self.actor, 'x')[0]}) "
-            "AND (c.locked < %(limit)s OR x.id <= c.last)) - c.allowed"
+            "AND x.id <= CASE WHEN c.locked < %(limit)s THEN %(hi)s ELSE c.last END) - c.allowed"
             + (", r.*" if drive is not None else "")
             + " FROM (SELECT count(*) AS locked, "
             f"count(*) FILTER (WHERE {allowed_l}) AS allowed, "
