@@ -88,6 +88,8 @@ MAX_WORKERS = 8
 SPANS_PER_WORKER = 4
 
 _TABLE = Deployment._meta.db_table
+#: The columns `Rule.row_conditions` may name (the map's permissions, `may`).
+_RULE_COLUMNS = ("tenant_id", "billing_action_suspended")
 _LOWEST, _HIGHEST = UUID(int=0), UUID(int=(1 << 128) - 1)
 
 
@@ -333,16 +335,15 @@ def _walk_all(run: _Run, spans: list[_Span], workers: int) -> Iterator[_ChunkOut
         # This thread's own connection: Django keeps one per thread.
         error = None
         try:
-            with _asynchronous_commits():
-                while not stop.is_set():
-                    try:
-                        span = todo.get_nowait()
-                    except queue.Empty:
+            while not stop.is_set():
+                try:
+                    span = todo.get_nowait()
+                except queue.Empty:
+                    return
+                for outcome in run.walk(span):
+                    finished.put(outcome)
+                    if stop.is_set():
                         return
-                    for outcome in run.walk(span):
-                        finished.put(outcome)
-                        if stop.is_set():
-                            return
         except BaseException as exc:  # re-raised on the calling thread
             error = exc
         finally:
@@ -389,13 +390,17 @@ def _durable_at_the_end():
     summary reports as moved is durable when it is printed. A crash mid-run can
     lose the last ~0.6 s of chunks whole (state and events together); they
     were never reported, and the next run, which is idempotent, moves them.
+
+    Each chunk turns asynchronous commit on for its own transaction only
+    (`set_config(..., true)` inside its statement, not a session `SET`): behind
+    a transaction-pooling PgBouncer a session setting would stay on a server
+    connection other clients then get, and cost a round trip per chunk.
     """
     if connection.vendor != "postgresql":
         yield
         return
     try:
-        with _asynchronous_commits():
-            yield
+        yield
     finally:
         # Also when a chunk raised: what did commit is flushed before the error
         # reaches the caller. Any connection does: the flush reaches this
@@ -412,25 +417,6 @@ def _flush_commits() -> None:
     with connection.cursor() as cursor, transaction.atomic():
         # An xid makes this commit write a record, and so flush the WAL.
         cursor.execute("SELECT pg_current_xact_id()")
-
-
-@contextmanager
-def _asynchronous_commits():
-    """`synchronous_commit = off` on this thread's connection, for the block."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit = off")
-    try:
-        yield
-    finally:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("RESET synchronous_commit")
-        except DatabaseError:
-            # The connection was lost meanwhile: the setting went with it.
-            connection.close()
 
 
 @dataclass
@@ -470,10 +456,12 @@ class _Run:
         transaction. With `retry`, only rows the actor may move are looked at
         (the others were counted by the first walk)."""
         limit = len(span.ids) if span.ids is not None else self.batch_size
+        # the chunk is its own transaction, not a part of a caller's
+        asynchronous = not connection.in_atomic_block
         try:
             with transaction.atomic():
                 if connection.vendor == "postgresql":
-                    outcome = self._move_in_one_statement(span, lo, limit, retry)
+                    outcome = self._move_in_one_statement(span, lo, limit, retry, asynchronous)
                 else:
                     outcome = self._move_row_by_row(span, lo, limit)
         except DatabaseError as exc:
@@ -528,6 +516,8 @@ class _Run:
         match_x, params = self._match("x", span, retry)
         allowed_l, overridden_l, rule_params = self.rule.refusal_sql(self.actor, "l")
         params.update(rule_params)
+        # the id, and what the rule reads of a row (its conditions' columns)
+        columns_x = ", ".join(f"x.{column}" for column in ("id", *_RULE_COLUMNS))
         # Placeholders, not values: `at` differs per chunk.
         columns = move_values(selection.to_state, timezone.now())
         assignments = ", ".join(f"{column} = %(move_{column})s" for column in columns)
@@ -537,7 +527,7 @@ class _Run:
             # id up again. Stable while the lock is held: only its holder can
             # change the row.
             "locked AS ("
-            f"SELECT x.ctid AS locked_ctid, x.* FROM {_TABLE} x WHERE {match_x} "
+            f"SELECT x.ctid AS locked_ctid, {columns_x} FROM {_TABLE} x WHERE {match_x} "
             "ORDER BY x.id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)",
             "moved AS ("
             f"UPDATE {_TABLE} d SET {assignments} "
@@ -570,6 +560,10 @@ class _Run:
             f"WITH {', '.join(clauses)} "
             "SELECT c.locked, c.allowed, c.overridden, c.last, "
             "(SELECT count(*) FROM moved), "
+            # this transaction's commit does not wait for its WAL flush (see
+            # `_durable_at_the_end`), unless it is part of a caller's
+            "set_config('synchronous_commit', CASE WHEN %(asynchronous)s THEN 'off' "
+            "ELSE current_setting('synchronous_commit') END, true), "
             # matching rows in the chunk's span that were not ours to lock
             f"(SELECT count(*) FROM {_TABLE} x WHERE {match_x} "
             f"AND ({self.rule.refusal_sql(self.actor, 'x')[0]}) "
@@ -610,19 +604,20 @@ class _Run:
         return values
 
     def _move_in_one_statement(
-        self, span: _Span, lo: UUID, limit: int, retry: bool
+        self, span: _Span, lo: UUID, limit: int, retry: bool, asynchronous: bool
     ) -> _ChunkOutcome:
         sql, params, drives = self._statement(span, retry)
         now = timezone.now()
         values = {**params, **self._chunk_values(now), **self._params(span, lo, limit)}
+        values["asynchronous"] = asynchronous
         with server_binding_cursor() as cursor:
             cursor.execute(sql, values, binary=True)
             rows = cursor.fetchall()
-        locked, allowed, overridden, last, moved, unlocked = rows[0][:6]
+        locked, allowed, overridden, last, moved, _, unlocked = rows[0][:7]
         if moved != allowed:  # the lock guarantees it; never silently
             raise DatabaseError(f"moved {moved} of {allowed} locked deployments")
         if drives:
-            resources = [dict(zip(SHAPE_COLUMNS, row[6:], strict=True)) for row in rows]
+            resources = [dict(zip(SHAPE_COLUMNS, row[7:], strict=True)) for row in rows]
             resources = [row for row in resources if row["id"] is not None]
             record_driven_resources(resources, actor=self.actor, at=now)
         full = locked == limit

@@ -39,12 +39,12 @@ def test_one_chunk_costs_the_same_for_5_rows_and_for_60():
     large = _statements(60)
     assert len(large) == len(small)
     if connection.vendor == "postgresql":
-        # The count of matching rows, SET synchronous_commit, the chunk's
-        # SAVEPOINT, its ONE statement (lock, UPDATE, audit events, feed
-        # events, subscriptions following: a WITH of data-modifying clauses),
-        # RELEASE, RESET synchronous_commit, and the final flush (SAVEPOINT,
-        # SELECT pg_current_xact_id(), RELEASE).
-        assert len(small) == 9, small
+        # The count of matching rows, the chunk's SAVEPOINT, its ONE statement
+        # (lock, UPDATE, audit events, feed events, subscriptions and
+        # resources following, its commit mode: a WITH of data-modifying
+        # clauses), RELEASE, and the final flush (SAVEPOINT, SELECT
+        # pg_current_xact_id(), RELEASE).
+        assert len(small) == 7, small
         chunk = [sql for sql in small if "FOR UPDATE SKIP LOCKED" in sql]
         assert len(chunk) == 1
         for part in ("UPDATE deployments_deployment", "deployments_deploymentevent", "feed_event"):
