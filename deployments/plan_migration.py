@@ -206,15 +206,18 @@ class _Run:
 
     def chunk(
         self, *, after: int, limit: int, skip: frozenset[int] = frozenset()
-    ) -> tuple[MigrationResult, list[int]]:
+    ) -> tuple[MigrationResult, list[int], list[int]]:
+        """(what the chunk did, the ids it locked, the ids it left on the
+        source version on purpose: over quota)."""
         outcome = MigrationResult()
+        over: set[int] = set()
         with transaction.atomic():
             rows = self._lock(after=after, limit=limit, skip=skip)
             ids = [pk for pk, _ in rows]
             if not ids:
-                return outcome, ids
+                return outcome, ids, []
             if self.migration.effective == PERIOD_END or connection.vendor != "postgresql":
-                self._one_by_one(rows, outcome)
+                over = self._one_by_one(rows, outcome)
             else:
                 # The quota rule, for the whole chunk at once: a subscriber whose
                 # resources in use would exceed the new version's limits stays.
@@ -226,7 +229,7 @@ class _Run:
                 }
                 outcome.skipped_quota = len(over)
                 outcome.moved = self._move([pk for pk in ids if pk not in over])
-        return outcome, ids
+        return outcome, ids, sorted(over)
 
     def _lock(self, *, after: int, limit: int, skip: frozenset[int]) -> list[tuple[int, UUID]]:
         """(subscription id, deployment id) of the chunk, the deployments locked."""
@@ -295,10 +298,12 @@ class _Run:
             params=[json.dumps(shared), change_ids],
         )
 
-    def _one_by_one(self, rows: list[tuple[int, UUID]], outcome: MigrationResult) -> None:
+    def _one_by_one(self, rows: list[tuple[int, UUID]], outcome: MigrationResult) -> set[int]:
         """Each subscription through the single-row services (a schedule, or
-        the SQLite quick start): the same rules, a refusal counted."""
-        for _, deployment_id in rows:
+        the SQLite quick start): the same rules, a refusal counted. Returns the
+        ids left on the source version on purpose (over quota, refused)."""
+        kept: set[int] = set()
+        for pk, deployment_id in rows:
             try:
                 with transaction.atomic():
                     if self.migration.effective == PERIOD_END:
@@ -319,15 +324,18 @@ class _Run:
                         )
             except QuotaExceeded:
                 outcome.skipped_quota += 1
+                kept.add(pk)
                 continue
             except DomainError as exc:
                 outcome.failed += 1
                 outcome.errors.append(f"deployment {deployment_id}: {exc.code}")
+                kept.add(pk)
                 continue
             if self.migration.effective == PERIOD_END:
                 outcome.scheduled += 1
             else:
                 outcome.moved += 1
+        return kept
 
 
 def _version_data(version: PlanVersion) -> dict:
@@ -382,28 +390,42 @@ def _walk_all(run: _Run, batch_size: int, walkers: int) -> Iterator[tuple[Migrat
 
 
 def _walk(run: _Run, batch_size: int) -> Iterator[tuple[MigrationResult, int]]:
-    """Chunks in id order; then one more pass from the start for rows that
-    were locked by another writer. What the first pass saw is not looked at
-    again (a row moved is no longer on the source version anyway)."""
-    seen: set[int] = set()
-    for _sweep in range(2):
+    """Chunks in id order (keyset: each starts after the last id of the one
+    before); then, when rows were locked by another writer meanwhile, one more
+    pass from the start. Rows the first pass left on the source version on
+    purpose (over quota, failed) are not looked at again: only they are
+    remembered, not every row seen, so memory stays flat in the number of
+    subscriptions."""
+    left_alone: set[int] = set()
+    expected_left = 0
+    for sweep in range(2):
+        if sweep == 1:
+            if run.migration.effective == PERIOD_END:
+                return
+            # Rows still to move beyond those left alone on purpose: locked
+            # by another writer during the first pass (or new meanwhile).
+            if run.movable.count() <= expected_left:
+                return
         after = 0
         while True:
             try:
-                outcome, ids = run.chunk(after=after, limit=batch_size, skip=frozenset(seen))
+                outcome, ids, kept = run.chunk(
+                    after=after, limit=batch_size, skip=frozenset(left_alone)
+                )
             except DatabaseError as exc:
                 logger.exception("Plan migration chunk after subscription %s failed", after)
                 if not connection.in_atomic_block:
                     connection.close_if_unusable_or_obsolete()
                 skipped = list(
                     run.movable.filter(pk__gt=after)
-                    .exclude(pk__in=seen)
+                    .exclude(pk__in=left_alone)
                     .order_by("pk")
                     .values_list("pk", flat=True)[:batch_size]
                 )
-                seen.update(skipped)
                 if not skipped:
                     break
+                left_alone.update(skipped)
+                expected_left += len(skipped)
                 failed = MigrationResult(failed=len(skipped))
                 failed.errors.append(f"{len(skipped)} subscriptions from {skipped[0]}: {exc}")
                 after = skipped[-1]
@@ -411,8 +433,7 @@ def _walk(run: _Run, batch_size: int) -> Iterator[tuple[MigrationResult, int]]:
                 continue
             if not ids:
                 break
-            seen.update(ids)
+            left_alone.update(kept)
+            expected_left += len(kept)
             after = ids[-1]
             yield outcome, len(ids)
-        if run.migration.effective == PERIOD_END:
-            return
