@@ -429,7 +429,8 @@ def main() -> None:
                     f"scale: pgbouncer :{bouncer_port} (transaction pooling, pool of "
                     f"{args.pool_size}), gunicorn :{app_ports[0]} and :{app_ports[1]} "
                     f"(2 workers x 4 threads each) through it; {args.clients} HTTP clients "
-                    f"on {len(flips)} deployments for {args.seconds} s, two batch runners on {len(due):,} past_due"
+                    f"on {len(flips)} deployments for {args.seconds} s, "
+                    f"two batch runners on {len(due):,} past_due"
                 )
                 from django.db import connection
 
