@@ -289,7 +289,7 @@ def _run_all(run: _Run, workers: int, on_progress: Callable[[int, int], None] | 
     parallel = _parallel(workers)
     parts = workers * SPANS_PER_WORKER if parallel else 1
     spans = _spans(run.selection, run.batch_size, parts)
-    with _durable_at_the_end():
+    with durable_at_the_end():
         done = 0
         retry: list[_Span] = []
         for outcome in _walk_all(run, spans, workers if parallel else 1):
@@ -378,9 +378,10 @@ def _walk_all(run: _Run, spans: list[_Span], workers: int) -> Iterator[_ChunkOut
 
 
 @contextmanager
-def _durable_at_the_end():
-    """Commit the chunks without waiting for each one's WAL flush, and make all
-    of them durable with one synchronous commit before returning.
+def durable_at_the_end():
+    """Commit the chunks (of this module's runs, and of a plan migration's)
+    without waiting for each one's WAL flush, and make all of them durable
+    with one synchronous commit before returning.
 
     A chunk is one transaction, so each is all-or-nothing either way; what
     asynchronous commit changes is only *when* its commit reaches disk. Waiting
@@ -561,7 +562,7 @@ class _Run:
             "SELECT c.locked, c.allowed, c.overridden, c.last, "
             "(SELECT count(*) FROM moved), "
             # this transaction's commit does not wait for its WAL flush (see
-            # `_durable_at_the_end`), unless it is part of a caller's
+            # `durable_at_the_end`), unless it is part of a caller's
             "set_config('synchronous_commit', CASE WHEN %(asynchronous)s THEN 'off' "
             "ELSE current_setting('synchronous_commit') END, true), "
             # matching rows in the chunk's span that were not ours to lock
