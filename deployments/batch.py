@@ -117,22 +117,16 @@ def parse_duration(text: str) -> timedelta:
 
 
 class LockedRow(NamedTuple):
-    """The columns of a locked deployment the map's permission reads.
-
-    `decide` is asked with this instead of a full `Deployment`: building model
-    instances costs ~12 µs a row, more than the whole set-based UPDATE. The
-    map's permissions (`deployments.models.may`) read `tenant_id` and
-    `billing_action_suspended`.
-    """
+    """The columns of a deployment the map's permission reads, where rows are
+    checked in Python (SQLite, and the dry run): `Rule.refusal` is asked with
+    this instead of a full `Deployment` (building model instances costs more
+    than the move). The map's permissions (`deployments.models.may`) read
+    `tenant_id` and `billing_action_suspended`."""
 
     id: UUID
     tenant_id: UUID
     state: str
     billing_action_suspended: bool
-    #: PostgreSQL: the locked row version's physical address, so the UPDATE
-    #: goes straight to it instead of looking every id up in the primary key
-    #: again. Stable while the lock is held: only its holder can change the row.
-    ctid: str | None = None
 
 
 @dataclass(frozen=True)
