@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench lint format install lock demo clean
+.PHONY: run test bench bench-scale lint format install lock demo clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
+
+# Two app servers and two batch runners behind PgBouncer (transaction pooling),
+# the concurrency invariants checked afterwards (docs/scaling.md).
+bench-scale: $(STAMP)
+	$(PY) benchmarks/bench_scale.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -121,6 +121,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite is the single-process quick start: no persistent connections.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+# Behind PgBouncer in transaction pooling mode (DATABASE_POOLING=transaction)
+# a client's statements may each run on a different server connection: no
+# server-side cursors (one lives across statements), no prepared statements
+# (psycopg's `prepare_threshold` stays None, Django's default: PgBouncer before
+# 1.21 cannot carry them), and no session state. LISTEN needs a session of its
+# own: ARCADIA_FEED_LISTEN_URL points the feed's listener at PostgreSQL
+# directly (or a session-mode pool). See docs/scaling.md.
+DATABASE_POOLING = os.environ.get("DATABASE_POOLING", "session")
+if DATABASE_POOLING == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+ARCADIA_FEED_LISTEN_URL = os.environ.get("ARCADIA_FEED_LISTEN_URL", "")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "arcadia_cloud.User"

@@ -1,29 +1,44 @@
 """Batch: `transition_deployments` on N deployments (past_due -> suspended)
-against one raw-SQL statement doing the same work (the floor), same run.
+against raw SQL writing the same rows (the floor), same run, at several sizes.
 
-The baseline is a single `WITH moved AS (UPDATE ... RETURNING id) INSERT INTO
-events SELECT ... FROM moved`: the cheapest way PostgreSQL can move the rows
-and write one event each, with no map check, no chunking and no row locks.
-The command is timed in-process (`call_command`, Django start-up excluded),
-as an operator runs it (its default two workers) and with `--workers 1`, so
-the table shows what the parallel chunks buy and what one connection costs.
-Before every run the data is rebuilt from scratch (TRUNCATE, INSERT ... SELECT
-generate_series, VACUUM ANALYZE, CHECKPOINT) so each run starts from the same
-table state; command and baseline runs alternate so drift hits both alike.
+The baseline is ONE statement, `WITH moved AS (UPDATE ... RETURNING *),
+audit AS (INSERT INTO events ...) INSERT INTO feed_event ...`: the state
+columns, one audit event and one feed event (the same data, built in SQL) per
+row, with no map check, no chunking and no row locks, in one transaction: the
+cheapest way PostgreSQL can write what the command writes. The command runs
+in a child process (Django start-up excluded from its time), once with
+`--workers 1` (one connection: what the command's own work costs against the
+database's) and once with `--workers 2` (its default), and reports its peak
+RSS (`ru_maxrss` of the child), so memory growth with the number of rows
+shows. Before every run the data is rebuilt from scratch (TRUNCATE, INSERT ...
+SELECT generate_series, VACUUM ANALYZE, CHECKPOINT) so each run starts from
+the same table state; baseline and command runs alternate so drift hits all
+alike.
 
-    python benchmarks/bench_batch.py [--rows 100000] [--runs 5]
+    python benchmarks/bench_batch.py [--sizes 10000,100000,500000] [--runs 3]
+        [--big-runs 1] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
 import time
 from io import StringIO
 
-from common import emit, median, scratch_database, setup_django
+from common import ROOT, emit, median, scratch_database, setup_django
 
 TENANTS = 100
 REASON = "dunning: unpaid for 30 days"
+ACTOR = "system:transition_deployments"
+#: The size the time targets are read at, and the two the memory target compares.
+TARGET_SIZE, SMALL_SIZE, LARGE_SIZE = 100_000, 10_000, 500_000
+#: Targets (ratios to the raw-SQL floor at TARGET_SIZE; RSS growth in MiB).
+ONE_WORKER_TARGET, TWO_WORKERS_TARGET, RSS_GROWTH_TARGET_MIB = 1.10, 0.75, 20
 
 BUILD = """
 INSERT INTO arcadia_cloud_tenant (id, slug, name, created_at)
@@ -50,17 +65,37 @@ SELECT id, 'active', 'past_due', 'invoice unpaid', 'system:billing', '', '', sta
 FROM deployments_deployment;
 """
 
-BASELINE = """
+
+def baseline_sql() -> str:
+    """The floor: the same rows as the command, in one statement."""
+    from deployments.shapes import deployment_shape_sql
+
+    data = json.dumps(
+        {
+            "from_state": "past_due",
+            "to_state": "suspended",
+            "actor": ACTOR,
+            "reason": REASON,
+            "notes": "",
+            "request_id": "",
+        }
+    )
+    return f"""
 WITH moved AS (
     UPDATE deployments_deployment
     SET state = 'suspended', state_since = now(), updated_at = now()
     WHERE state = 'past_due' AND NOT billing_action_suspended
-    RETURNING id
+    RETURNING *
+), audit AS (
+    INSERT INTO deployments_deploymentevent
+        (deployment_id, from_state, to_state, reason, actor, notes, request_id, occurred_at)
+    SELECT id, 'past_due', 'suspended', %(reason)s, '{ACTOR}', '', '', now()
+    FROM moved ORDER BY id
 )
-INSERT INTO deployments_deploymentevent
-    (deployment_id, from_state, to_state, reason, actor, notes, request_id, occurred_at)
-SELECT id, 'past_due', 'suspended', %(reason)s, 'system:transition_deployments', '', '', now()
-FROM moved
+INSERT INTO feed_event (type, tenant_id, deployment_id, occurred_at, data, request_id)
+SELECT 'deployment.transitioned', m.tenant_id, m.id, now(),
+       '{data}'::jsonb || jsonb_build_object('deployment', {deployment_shape_sql("m")}), ''
+FROM moved m ORDER BY m.id
 """
 
 
@@ -69,7 +104,7 @@ def rebuild(rows: int) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE deployments_deploymentevent, deployments_deployment, "
+            "TRUNCATE feed_event, deployments_deploymentevent, deployments_deployment, "
             "arcadia_cloud_tenant CASCADE"
         )
         cursor.execute(BUILD, {"rows": rows, "tenants": TENANTS})
@@ -83,11 +118,15 @@ def check_moved(rows: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT (SELECT count(*) FROM deployments_deployment WHERE state = 'suspended'),"
-            " (SELECT count(*) FROM deployments_deploymentevent WHERE to_state = 'suspended')"
+            " (SELECT count(*) FROM deployments_deploymentevent WHERE to_state = 'suspended'),"
+            " (SELECT count(*) FROM feed_event WHERE type = 'deployment.transitioned')"
         )
-        moved, events = cursor.fetchone()
-    if moved != rows or events != rows:
-        raise SystemExit(f"expected {rows} moved with one event each; got {moved} / {events}")
+        moved, events, feed = cursor.fetchone()
+    if not moved == events == feed == rows:
+        raise SystemExit(
+            f"expected {rows} moved with one event and one feed event each; "
+            f"got {moved} / {events} / {feed}"
+        )
 
 
 def time_baseline() -> float:
@@ -95,15 +134,34 @@ def time_baseline() -> float:
 
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute(BASELINE, {"reason": REASON})
+        cursor.execute(baseline_sql(), {"reason": REASON})
     return time.perf_counter() - started
 
 
-def time_command(batch_size: int, workers: int | None) -> float:
+def time_command(url: str, batch_size: int, workers: int) -> tuple[float, float]:
+    """(seconds, peak RSS in MiB) of the command in a child process of its own."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", url, str(batch_size), str(workers)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    return result["seconds"], result["maxrss_kib"] / 1024
+
+
+def child(url: str, batch_size: int, workers: int) -> None:
+    """Run the command once, as an operator would (Django set up, then the
+    command timed), and print its time and this process's peak RSS."""
+    os.environ.update({"DATABASE_URL": url, "DEBUG": "false", "CI": "1"})
+    os.environ.setdefault("SECRET_KEY", "bench-" + os.urandom(16).hex())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arcadia_cloud.settings")
+    import django
+
+    django.setup()
     from django.core.management import call_command
 
-    out = StringIO()
-    options = [f"--workers={workers}"] if workers is not None else []
     started = time.perf_counter()
     call_command(
         "transition_deployments",
@@ -111,62 +169,98 @@ def time_command(batch_size: int, workers: int | None) -> float:
         "--to=suspended",
         f"--reason={REASON}",
         f"--batch-size={batch_size}",
-        *options,
-        stdout=out,
+        f"--workers={workers}",
+        stdout=StringIO(),
     )
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": seconds, "maxrss_kib": maxrss}))
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sizes", default=f"{SMALL_SIZE},{TARGET_SIZE},{LARGE_SIZE}")
+    parser.add_argument("--runs", type=int, default=3, help="runs per size up to 100,000")
+    parser.add_argument("--big-runs", type=int, default=1, help="runs per larger size")
     parser.add_argument("--batch-size", type=int, help="default: the command's own")
+    parser.add_argument("--quick", action="store_true", help="2,000 and 10,000 rows, one run")
     args = parser.parse_args()
+    sizes = [2000, 10_000] if args.quick else [int(n) for n in args.sizes.split(",")]
+    if args.quick:
+        args.runs = args.big_runs = 1
 
     with scratch_database("batch") as url:
         setup_django(url)
         from django.db import connection
 
-        from deployments.batch import DEFAULT_BATCH_SIZE, DEFAULT_WORKERS
+        from deployments.batch import DEFAULT_BATCH_SIZE
 
         args.batch_size = args.batch_size or DEFAULT_BATCH_SIZE
-        connection.ensure_connection()  # autocommit: each statement its own transaction
-        series: dict[str, list[float]] = {"raw SQL": [], "command": [], "1 worker": []}
-        timers = {
-            "raw SQL": time_baseline,
-            "command": lambda: time_command(args.batch_size, None),
-            "1 worker": lambda: time_command(args.batch_size, 1),
-        }
+        connection.ensure_connection()  # autocommit: the baseline is one transaction
         print(
-            f"batch: {args.rows:,} deployments past_due -> suspended, {args.runs} runs each; "
-            f"command = defaults (--batch-size {args.batch_size}, {DEFAULT_WORKERS} workers)"
+            f"batch: past_due -> suspended at {', '.join(f'{n:,}' for n in sizes)} rows; "
+            f"--batch-size {args.batch_size}; --workers 1 and 2 against raw SQL"
         )
-        for run in range(1, args.runs + 1):
-            for label, times in series.items():
-                rebuild(args.rows)
-                seconds = timers[label]()
-                check_moved(args.rows)
-                times.append(seconds)
-                print(f"  run {run}: {label:8s} {seconds:6.3f}s")
-        raw, cmd, one = (median(series[label]) for label in ("raw SQL", "command", "1 worker"))
-        ratio, one_ratio = cmd / raw, one / raw
-        print(
-            f"batch: command {cmd:.3f}s, raw SQL {raw:.3f}s (medians), ratio {ratio:.2f}x "
-            f"(target <= 1.25x) -> {args.rows / cmd:,.0f} deployments/s; "
-            f"with --workers 1: {one:.3f}s, {one_ratio:.2f}x"
-        )
+        figures = []
+        for size in sizes:
+            runs = args.runs if size <= TARGET_SIZE else args.big_runs
+            series: dict[str, list[float]] = {"raw SQL": [], "1 worker": [], "2 workers": []}
+            rss: dict[str, list[float]] = {"1 worker": [], "2 workers": []}
+            for run in range(1, runs + 1):
+                for label, times in series.items():
+                    rebuild(size)
+                    if label == "raw SQL":
+                        seconds = time_baseline()
+                    else:
+                        workers = 1 if label == "1 worker" else 2
+                        seconds, peak = time_command(url, args.batch_size, workers)
+                        rss[label].append(peak)
+                    check_moved(size)
+                    times.append(seconds)
+                    extra = f", peak RSS {rss[label][-1]:.1f} MiB" if label in rss else ""
+                    print(f"  {size:>7,} run {run}: {label:9s} {seconds:7.3f}s{extra}")
+            raw, one, two = (median(series[k]) for k in ("raw SQL", "1 worker", "2 workers"))
+            figure = {
+                "rows": size,
+                "runs": runs,
+                "raw_s": raw,
+                "one_worker_s": one,
+                "two_workers_s": two,
+                "one_worker_ratio": one / raw,
+                "two_workers_ratio": two / raw,
+                "one_worker_rss_mib": max(rss["1 worker"]),
+                "two_workers_rss_mib": max(rss["2 workers"]),
+            }
+            figures.append(figure)
+            print(
+                f"batch {size:,}: raw SQL {raw:.3f}s; --workers 1 {one:.3f}s "
+                f"({figure['one_worker_ratio']:.2f}x), --workers 2 {two:.3f}s "
+                f"({figure['two_workers_ratio']:.2f}x) -> {size / two:,.0f} deployments/s; "
+                f"peak RSS {figure['one_worker_rss_mib']:.1f} / "
+                f"{figure['two_workers_rss_mib']:.1f} MiB"
+            )
+        by_size = {f["rows"]: f for f in figures}
+        growth = None
+        if SMALL_SIZE in by_size and LARGE_SIZE in by_size:
+            growth = max(
+                by_size[LARGE_SIZE][key] - by_size[SMALL_SIZE][key]
+                for key in ("one_worker_rss_mib", "two_workers_rss_mib")
+            )
+            print(f"batch: peak RSS at {LARGE_SIZE:,} rows is {growth:+.1f} MiB on {SMALL_SIZE:,}")
         emit(
             {
-                "rows": args.rows,
-                "runs": args.runs,
                 "batch_size": args.batch_size,
-                "workers": DEFAULT_WORKERS,
-                "command_s": cmd,
-                "raw_s": raw,
-                "ratio": ratio,
-                "one_worker_s": one,
-                "one_worker_ratio": one_ratio,
+                "sizes": figures,
+                "target_rows": TARGET_SIZE if TARGET_SIZE in by_size else sizes[-1],
+                "rss_growth_mib": growth,
+                "targets": {
+                    "one_worker": ONE_WORKER_TARGET,
+                    "two_workers": TWO_WORKERS_TARGET,
+                    "rss_growth_mib": RSS_GROWTH_TARGET_MIB,
+                },
             }
         )
 

@@ -48,28 +48,65 @@ def billing_rows(billing: dict) -> list[str]:
     return rows
 
 
-def table(m: dict, batch: dict, http: dict, queries: dict, billing: dict | None = None) -> str:
+def batch_rows(batch: dict) -> list[str]:
+    """The batch's rows: each size against raw SQL writing the same rows, with
+    --workers 1 and 2, and peak RSS."""
+    targets = batch["targets"]
+    lines = []
+    for size in batch["sizes"]:
+        rows = size["rows"]
+        at_target = rows == batch["target_rows"]
+        floor = f"one raw-SQL statement writing the same rows: {size['raw_s']:.2f} s"
+        for workers, key, target in (
+            (1, "one_worker", targets["one_worker"]),
+            (2, "two_workers", targets["two_workers"]),
+        ):
+            ratio = size[f"{key}_ratio"]
+            goal, met = "(comparison only)", "n/a"
+            if at_target:
+                goal, met = f"≤ {target:.2f}x", "yes" if ratio <= target else "no"
+            lines.append(
+                f"| batch: `transition_deployments` {rows:,} past_due → suspended, "
+                f"`--workers {workers}` (chunks of {batch['batch_size']}) "
+                f"| {size[f'{key}_s']:.2f} s, peak RSS {size[f'{key}_rss_mib']:.0f} MiB "
+                f"| {floor} | {ratio:.2f}x | {goal} | {met} |"
+            )
+    growth = batch.get("rss_growth_mib")
+    if growth is not None:
+        limit = targets["rss_growth_mib"]
+        lines.append(
+            f"| batch: peak RSS growth from 10,000 to 500,000 rows | {growth:+.1f} MiB "
+            f"| the 10,000-row run | n/a | ≤ {limit} MiB | {'yes' if growth <= limit else 'no'} |"
+        )
+    return lines
+
+
+def migrate_row(migrate: dict) -> str:
+    ratio = migrate["ratio"]
+    return (
+        f"| plan migration: `migrate_plan_version` {migrate['rows']:,} subscriptions "
+        f"(`--workers 1`) | {migrate['command_s']:.2f} s | one raw-SQL statement writing the "
+        f"same rows (new version, PlanChange, event): {migrate['raw_s']:.2f} s | {ratio:.2f}x "
+        f"| ≤ {migrate['target']}x | {'yes' if ratio <= migrate['target'] else 'no'} |"
+    )
+
+
+def table(
+    m: dict, batch: dict, http: dict, queries: dict, migrate: dict, billing: dict | None = None
+) -> str:
+    runs = {size["runs"] for size in batch["sizes"]}
     lines = [
         f"Measured {m['date']} on {m['nproc']} CPUs ({m['cpu']}), {m['ram_gib']} GiB RAM, "
-        f"PostgreSQL {m['postgresql']}, Python {m['python']}. Medians of {batch['runs']} "
-        f"(batch) and {http['runs']} (HTTP) runs; "
+        f"PostgreSQL {m['postgresql']}, Python {m['python']}. Medians of "
+        f"{'/'.join(str(n) for n in sorted(runs, reverse=True))} (batch), "
+        f"{migrate['runs']} (plan migration) and {http['runs']} (HTTP) runs; "
         "each figure next to its baseline measured in the same run.",
         "",
         "| benchmark | measured | baseline (same run) | ratio | target | met |",
         "|---|---|---|---|---|---|",
+        *batch_rows(batch),
+        migrate_row(migrate),
     ]
-    ratio = batch["ratio"]
-    lines.append(
-        f"| batch: `transition_deployments` {batch['rows']:,} past_due → suspended "
-        f"(defaults: chunks of {batch['batch_size']}, {batch['workers']} workers) "
-        f"| {batch['command_s']:.2f} s | one raw-SQL UPDATE…RETURNING + INSERT: "
-        f"{batch['raw_s']:.2f} s | {ratio:.2f}x | ≤ 1.25x | {'yes' if ratio <= 1.25 else 'no'} |"
-    )
-    one = batch["one_worker_ratio"]
-    lines.append(
-        f"| batch, same with `--workers 1` (for comparison) | {batch['one_worker_s']:.2f} s "
-        f"| the same raw-SQL statement | {one:.2f}x | (comparison only) | n/a |"
-    )
     rows = {row["endpoint"].split(" ")[0]: row for row in http["endpoints"]}
     me = rows["me"]
     targets = {"show": ("≥ 25% of /me", lambda r: r["ratio_to_me"] >= 0.25)}
@@ -131,7 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller and shorter (a smoke run)")
     args = parser.parse_args()
-    quick_batch = ["--rows=10000", "--runs=1"] if args.quick else []
+    quick_batch = ["--quick"] if args.quick else []
     quick_http = ["--seconds=3", "--runs=1"] if args.quick else []
 
     m = machine()
@@ -140,12 +177,14 @@ def main() -> None:
     queries = run_script("bench_queries.py")
     print("== batch")
     batch = run_script("bench_batch.py", *quick_batch)
+    print("== plan migration")
+    migrate = run_script("bench_migrate.py", *(["--quick"] if args.quick else []))
     print("== billing")
     billing = run_script("bench_billing.py", *(["--quick"] if args.quick else []))
     print("== http")
     http = run_script("bench_http.py", *quick_http)
 
-    text = table(m, batch, http, queries, billing)
+    text = table(m, batch, http, queries, migrate, billing)
     out = ROOT / "build" / "bench.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(text)

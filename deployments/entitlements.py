@@ -186,3 +186,39 @@ def _sums(queryset, column: str) -> dict[str, int]:
         .annotate(total=Sum("qty"))
         .values_list(column, "total")
     )
+
+
+def over_quota_with_version(
+    subscriptions: Collection[tuple[int, UUID]], plan_version: PlanVersion
+) -> set[int]:
+    """The subscription ids among (subscription id, deployment id) whose
+    deployment would use more than `plan_version` allows of some kind (the
+    quota rule of a plan change, `entitlements_of`'s, decided for a whole
+    chunk of a plan migration). A deployment using nothing cannot exceed a
+    limit (limits are never negative), so only the ones with resources in use
+    are looked at: one query when none has any, two otherwise."""
+    deployment_ids = [deployment_id for _, deployment_id in subscriptions]
+    used: dict[UUID, dict[str, int]] = {}
+    for deployment_id, kind, total in (
+        resources_in_use()
+        .filter(deployment_id__in=deployment_ids)
+        .order_by()
+        .values_list("deployment_id", "kind")
+        .annotate(total=Sum("qty"))
+        .values_list("deployment_id", "kind", "total")
+    ):
+        used.setdefault(deployment_id, {})[kind] = total
+    if not used:
+        return set()
+    using = [(pk, deployment_id) for pk, deployment_id in subscriptions if deployment_id in used]
+    entitlements = entitlements_with_version(using, plan_version)
+    return {
+        pk
+        for pk, deployment_id in using
+        if any(e.used > e.limit for e in entitlements[deployment_id])
+    }
+
+
+def resources_in_use():
+    """The resources that count against a limit: every one not deleted."""
+    return CloudResource.objects.exclude(desired_state=DesiredState.DELETED)

@@ -20,7 +20,13 @@ from arcadia_cloud.actors import Actor
 from arcadia_cloud.db import copy_text, server_binding_cursor
 from deployments.models import BillingOverrideChange, Deployment, DeploymentEvent
 from deployments.shapes import deployment_shape_sql, event_view
-from feed.record import NewEvent, record_event, record_events, record_events_from_select
+from feed.record import (
+    NewEvent,
+    events_from_select_statement,
+    record_event,
+    record_events,
+    record_events_from_select,
+)
 
 
 def check_reason(reason: str | None, *, model: type[models.Model] = DeploymentEvent) -> None:
@@ -246,3 +252,53 @@ def record_transitions(
         ]
     )
     return len(deployment_ids)
+
+
+def transition_events_statements(
+    *,
+    moved: str,
+    from_state: str,
+    to_state: str,
+    actor: Actor,
+    reason: str,
+    occurred_at: datetime,
+    notes: str = "",
+) -> tuple[list[str], dict]:
+    """`record_transitions` for the rows of `moved` (the name of a relation of
+    deployment rows as they are after the move, e.g. an `UPDATE ... RETURNING *`
+    in a `WITH`), as statements for the caller's own statement (PostgreSQL):
+    the INSERT of the audit events and the INSERT ... SELECT of their
+    `deployment.transitioned` feed events, the same rows and data as
+    `record_transitions` writes, in primary-key order. Returns the two
+    statements (named placeholders) and their values."""
+    data = _move_data(
+        from_state=from_state, to_state=to_state, actor=actor, reason=reason, notes=notes
+    )
+    params = {
+        "event_from": from_state,
+        "event_to": to_state,
+        "event_reason": reason or "",
+        "event_actor": actor.label,
+        "event_notes": notes or "",
+        "event_request_id": actor.request_id or "",
+        "event_at": occurred_at,
+        "event_data": json.dumps(data),
+    }
+    quote = connection.ops.quote_name
+    audit = (
+        f"INSERT INTO {quote(DeploymentEvent._meta.db_table)} "
+        f"({', '.join(quote(c) for c in _EVENT_COPY_COLUMNS)}) "
+        "SELECT m.id, %(event_from)s::text, %(event_to)s::text, %(event_reason)s::text, "
+        "%(event_actor)s::text, %(event_notes)s::text, %(event_request_id)s::text, "
+        f"%(event_at)s::timestamptz FROM {moved} m ORDER BY m.id"
+    )
+    feed, feed_params = events_from_select_statement(
+        type="deployment.transitioned",
+        select_sql=(
+            "SELECT m.tenant_id, m.id AS deployment_id, %(event_at)s::timestamptz AS occurred_at, "
+            "%(event_data)s::jsonb || jsonb_build_object('deployment', "
+            f"{deployment_shape_sql('m')}) AS data, %(event_request_id)s::text AS request_id "
+            f"FROM {moved} m ORDER BY m.id"
+        ),
+    )
+    return [audit, feed], {**params, **feed_params}

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from django.db import DatabaseError, connection, connections, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
@@ -46,7 +47,8 @@ from arcadia_cloud.errors import DomainError
 from catalog.errors import PlanOrVersionNotFound
 from catalog.models import Plan, PlanVersion
 from catalog.selectors import live_versions
-from deployments.entitlements import entitlements_with_version
+from deployments.batch import durable_at_the_end
+from deployments.entitlements import over_quota_with_version, resources_in_use
 from deployments.errors import QuotaExceeded
 from deployments.events import check_actor_label, check_reason
 from deployments.models import Deployment
@@ -176,11 +178,12 @@ def migrate_plan_version(
         run = _Run(migration, source, target, actor, reason, subscribers.filter(status__in=MOVABLE))
         walkers = workers if _parallel(workers) else 1
         done = 0
-        for outcome, rows in _walk_all(run, batch_size, walkers):
-            result.absorb(outcome)
-            done += rows
-            if on_progress is not None:
-                on_progress(min(done, total), total)
+        with durable_at_the_end():
+            for outcome, rows in _walk_all(run, batch_size, walkers):
+                result.absorb(outcome)
+                done += rows
+                if on_progress is not None:
+                    on_progress(min(done, total), total)
         # What another writer held all along (and is still to do): neither
         # moved nor failed; a second run picks it up.
         done_now = result.scheduled if migration.effective == PERIOD_END else 0
@@ -206,43 +209,60 @@ class _Run:
 
     def chunk(
         self, *, after: int, limit: int, skip: frozenset[int] = frozenset()
-    ) -> tuple[MigrationResult, list[int]]:
+    ) -> tuple[MigrationResult, list[int], list[int]]:
+        """(what the chunk did, the ids it locked, the ids it left on the
+        source version on purpose: over quota)."""
         outcome = MigrationResult()
+        over: set[int] = set()
+        asynchronous = connection.vendor == "postgresql" and not connection.in_atomic_block
         with transaction.atomic():
-            rows = self._lock(after=after, limit=limit, skip=skip)
+            rows, in_use = self._lock(
+                after=after, limit=limit, skip=skip, asynchronous=asynchronous
+            )
             ids = [pk for pk, _ in rows]
             if not ids:
-                return outcome, ids
+                return outcome, ids, []
             if self.migration.effective == PERIOD_END or connection.vendor != "postgresql":
-                self._one_by_one(rows, outcome)
+                over = self._one_by_one(rows, outcome)
             else:
                 # The quota rule, for the whole chunk at once: a subscriber whose
                 # resources in use would exceed the new version's limits stays.
-                entitlements = entitlements_with_version(rows, self.target)
-                over = {
-                    pk
-                    for pk, deployment_id in rows
-                    if any(e.used > e.limit for e in entitlements[deployment_id])
-                }
+                using = [(pk, deployment) for pk, deployment in rows if deployment in in_use]
+                over = over_quota_with_version(using, self.target) if using else set()
                 outcome.skipped_quota = len(over)
                 outcome.moved = self._move([pk for pk in ids if pk not in over])
-        return outcome, ids
+        return outcome, ids, sorted(over)
 
-    def _lock(self, *, after: int, limit: int, skip: frozenset[int]) -> list[tuple[int, UUID]]:
-        """(subscription id, deployment id) of the chunk, the deployments locked."""
+    def _lock(
+        self, *, after: int, limit: int, skip: frozenset[int], asynchronous: bool = False
+    ) -> tuple[list[tuple[int, UUID]], set[UUID] | None]:
+        """(subscription id, deployment id) of the chunk, the deployments locked,
+        and (PostgreSQL) which of those deployments have resources in use.
+        With `asynchronous`, the chunk's commit does not wait for its WAL flush
+        (for this transaction only; `durable_at_the_end` makes the run durable)."""
         rows = self.movable.filter(pk__gt=after).exclude(pk__in=skip).order_by("pk")
         if connection.vendor != "postgresql":
-            return list(fetch_rows(rows.values_list("pk", "deployment_id")[:limit]))
+            return list(fetch_rows(rows.values_list("pk", "deployment_id")[:limit])), None
         # The deployment rows are locked (see the module docstring); Django's
         # select_for_update(of=...) needs a select_related, so the clause is
         # added to the queryset's own SQL.
+        # Whether each deployment has resources in use comes with the lock: only
+        # those can exceed a limit, so the quota rule reads nothing more for
+        # the others.
         rows = rows.filter(deployment__state__isnull=False)  # joined, not outer-joined
-        query = rows.values_list("pk", "deployment_id", "deployment__tenant_id")[:limit].query
+        rows = rows.annotate(
+            uses=Exists(resources_in_use().filter(deployment_id=OuterRef("deployment_id")))
+        )
+        query = rows.values_list("pk", "deployment_id", "uses")[:limit].query
         sql, params = query.sql_with_params()
         table = connection.ops.quote_name(Deployment._meta.db_table)
         with server_binding_cursor() as cursor:
+            if asynchronous:
+                cursor.execute("SELECT set_config('synchronous_commit', 'off', true)")
             cursor.execute(f"{sql} FOR UPDATE OF {table} SKIP LOCKED", params, binary=True)
-            return [(pk, deployment_id) for pk, deployment_id, _ in cursor.fetchall()]
+            locked = cursor.fetchall()
+        using = {deployment_id for _, deployment_id, uses in locked if uses}
+        return [(pk, deployment_id) for pk, deployment_id, _ in locked], using
 
     def _move(self, ids: list[int]) -> int:
         """The set-based move of one chunk: UPDATE, plan changes, events."""
@@ -295,10 +315,12 @@ class _Run:
             params=[json.dumps(shared), change_ids],
         )
 
-    def _one_by_one(self, rows: list[tuple[int, UUID]], outcome: MigrationResult) -> None:
+    def _one_by_one(self, rows: list[tuple[int, UUID]], outcome: MigrationResult) -> set[int]:
         """Each subscription through the single-row services (a schedule, or
-        the SQLite quick start): the same rules, a refusal counted."""
-        for _, deployment_id in rows:
+        the SQLite quick start): the same rules, a refusal counted. Returns the
+        ids left on the source version on purpose (over quota, refused)."""
+        kept: set[int] = set()
+        for pk, deployment_id in rows:
             try:
                 with transaction.atomic():
                     if self.migration.effective == PERIOD_END:
@@ -319,15 +341,18 @@ class _Run:
                         )
             except QuotaExceeded:
                 outcome.skipped_quota += 1
+                kept.add(pk)
                 continue
             except DomainError as exc:
                 outcome.failed += 1
                 outcome.errors.append(f"deployment {deployment_id}: {exc.code}")
+                kept.add(pk)
                 continue
             if self.migration.effective == PERIOD_END:
                 outcome.scheduled += 1
             else:
                 outcome.moved += 1
+        return kept
 
 
 def _version_data(version: PlanVersion) -> dict:
@@ -382,28 +407,42 @@ def _walk_all(run: _Run, batch_size: int, walkers: int) -> Iterator[tuple[Migrat
 
 
 def _walk(run: _Run, batch_size: int) -> Iterator[tuple[MigrationResult, int]]:
-    """Chunks in id order; then one more pass from the start for rows that
-    were locked by another writer. What the first pass saw is not looked at
-    again (a row moved is no longer on the source version anyway)."""
-    seen: set[int] = set()
-    for _sweep in range(2):
+    """Chunks in id order (keyset: each starts after the last id of the one
+    before); then, when rows were locked by another writer meanwhile, one more
+    pass from the start. Rows the first pass left on the source version on
+    purpose (over quota, failed) are not looked at again: only they are
+    remembered, not every row seen, so memory stays flat in the number of
+    subscriptions."""
+    left_alone: set[int] = set()
+    expected_left = 0
+    for sweep in range(2):
+        if sweep == 1:
+            if run.migration.effective == PERIOD_END:
+                return
+            # Rows still to move beyond those left alone on purpose: locked
+            # by another writer during the first pass (or new meanwhile).
+            if run.movable.count() <= expected_left:
+                return
         after = 0
         while True:
             try:
-                outcome, ids = run.chunk(after=after, limit=batch_size, skip=frozenset(seen))
+                outcome, ids, kept = run.chunk(
+                    after=after, limit=batch_size, skip=frozenset(left_alone)
+                )
             except DatabaseError as exc:
                 logger.exception("Plan migration chunk after subscription %s failed", after)
                 if not connection.in_atomic_block:
                     connection.close_if_unusable_or_obsolete()
                 skipped = list(
                     run.movable.filter(pk__gt=after)
-                    .exclude(pk__in=seen)
+                    .exclude(pk__in=left_alone)
                     .order_by("pk")
                     .values_list("pk", flat=True)[:batch_size]
                 )
-                seen.update(skipped)
                 if not skipped:
                     break
+                left_alone.update(skipped)
+                expected_left += len(skipped)
                 failed = MigrationResult(failed=len(skipped))
                 failed.errors.append(f"{len(skipped)} subscriptions from {skipped[0]}: {exc}")
                 after = skipped[-1]
@@ -411,8 +450,7 @@ def _walk(run: _Run, batch_size: int) -> Iterator[tuple[MigrationResult, int]]:
                 continue
             if not ids:
                 break
-            seen.update(ids)
+            left_alone.update(kept)
+            expected_left += len(kept)
             after = ids[-1]
             yield outcome, len(ids)
-        if run.migration.effective == PERIOD_END:
-            return

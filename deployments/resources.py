@@ -364,6 +364,32 @@ def drive_resources(
     if drive is None or not deployment_ids:
         return 0
     rows = _update_returning(list(deployment_ids), *drive, at)
+    return record_driven_resources(rows, actor=actor, at=at)
+
+
+def drive_resources_statement(
+    *, to_state: str, deployment_ids_sql: str, at: datetime
+) -> tuple[str, dict] | None:
+    """`drive_resources`'s UPDATE for the deployments `deployment_ids_sql`
+    selects, as a statement for the caller's own (a data-modifying `WITH` of
+    the set-based batch, PostgreSQL), RETURNING the changed resources'
+    `SHAPE_COLUMNS` for `record_driven_resources`; None for a state that
+    drives nothing. Named placeholders, and their values."""
+    drive = DRIVES.get(to_state)
+    if drive is None:
+        return None
+    where, assignments = drive
+    sql = (
+        f"UPDATE {_TABLE} SET {assignments}, generation = generation + 1, "
+        f"updated_at = %(drive_at)s WHERE {where} AND deployment_id IN ({deployment_ids_sql}) "
+        f"RETURNING {', '.join(SHAPE_COLUMNS)}"
+    )
+    return sql, {"drive_at": at}
+
+
+def record_driven_resources(rows: list[dict], *, actor: Actor, at: datetime) -> int:
+    """The `resource.updated` events of the resources a move changed (rows of
+    `SHAPE_COLUMNS` values), one statement; returns how many."""
     if rows:
         # One deployment's events in its resources' (creation) order.
         rows.sort(key=lambda row: (row["deployment_id"], row["id"]))

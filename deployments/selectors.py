@@ -154,22 +154,18 @@ def batch_candidates(
     return queryset
 
 
-def batch_candidate_ids(
+def batch_candidate_count(
     candidates: QuerySet[Deployment], *, ids: list[UUID] | None = None
-) -> list[UUID]:
-    """The primary keys of `candidates` (restricted to `ids` when given), in
-    primary-key order: the order the batch walks and locks them in."""
+) -> int:
+    """How many deployments `candidates` holds (only those of `ids` when given):
+    what a batch run reports as matched when it starts."""
     if ids is None:
-        return list(candidates.order_by("pk").values_list("pk", flat=True))
+        return candidates.count()
     wanted = sorted(set(ids))
-    found: list[UUID] = []
-    for start in range(0, len(wanted), _ID_SLICE):
-        found.extend(
-            candidates.filter(pk__in=wanted[start : start + _ID_SLICE])
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-    return found
+    return sum(
+        candidates.filter(pk__in=wanted[start : start + _ID_SLICE]).count()
+        for start in range(0, len(wanted), _ID_SLICE)
+    )
 
 
 def overrides_on_count() -> int:

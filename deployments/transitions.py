@@ -75,6 +75,25 @@ class Rule:
             return Refusal.OVERRIDDEN
         return Refusal.NOT_PERMITTED
 
+    def refusal_sql(self, actor: Actor, alias: str) -> tuple[str, str, dict]:
+        """`refusal` for every row of a set at once (the set-based path asks it
+        once per run, not once per row): (allowed, overridden), two SQL
+        conditions over the deployment row `alias` (named placeholders
+        `rule_*`), and their values. A row is allowed when it meets every
+        `row_conditions`; a refused one is overridden when the actor may not
+        move overridden rows and it is one (as `refusal` says)."""
+        conditions = self.row_conditions(actor)
+        if conditions is None:
+            return "FALSE", "FALSE", {}
+        params = {f"rule_{column}": value for column, value in conditions.items()}
+        allowed = (
+            " AND ".join(f"{alias}.{column} = %(rule_{column})s" for column in conditions) or "TRUE"
+        )
+        overridden = "FALSE"
+        if conditions.get("billing_action_suspended") is False:
+            overridden = f"{alias}.billing_action_suspended"
+        return allowed, overridden, params
+
 
 def _read_map() -> dict[tuple[str, str], Rule]:
     field = Deployment._meta.get_field("state")

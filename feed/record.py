@@ -138,13 +138,7 @@ def record_events_from_select(*, type: str, select_sql: str, params: Sequence[An
     """
     check_type(type)
     _require_transaction()
-    table = connection.ops.quote_name(Event._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in _COPY_COLUMNS)
-    sql = (
-        f"INSERT INTO {table} ({columns}) "
-        "SELECT %s, s.tenant_id, s.deployment_id, s.occurred_at, s.data, s.request_id "
-        f"FROM ({select_sql}) AS s"
-    )
+    sql = _insert_from_select("%s", select_sql)
     if connection.vendor == "postgresql":
         # Bound on the server: a batch passes thousands of ids as one array,
         # which client-side binding would quote into the SQL text.
@@ -154,3 +148,25 @@ def record_events_from_select(*, type: str, select_sql: str, params: Sequence[An
     with connection.cursor() as cursor:
         cursor.execute(sql, [type, *params])
         return cursor.rowcount
+
+
+def _insert_from_select(type_placeholder: str, select_sql: str) -> str:
+    table = connection.ops.quote_name(Event._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in _COPY_COLUMNS)
+    return (
+        f"INSERT INTO {table} ({columns}) "
+        f"SELECT {type_placeholder}, s.tenant_id, s.deployment_id, s.occurred_at, s.data, "
+        f"s.request_id FROM ({select_sql}) AS s"
+    )
+
+
+def events_from_select_statement(*, type: str, select_sql: str) -> tuple[str, dict[str, Any]]:
+    """`record_events_from_select` as a statement the caller runs itself (SQL
+    with named placeholders, and their values), PostgreSQL only: for a writer
+    that puts it in a data-modifying `WITH` of a larger statement, so the facts
+    and their events are written by one statement. The same rules: the caller
+    runs it inside the transaction that writes the fact, `select_sql` yields
+    the same columns, in the order the events are to get their positions."""
+    check_type(type)
+    _require_transaction()
+    return _insert_from_select("%(feed_type)s", select_sql), {"feed_type": type}

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import connection, connections
 
 from feed.cursor import Anchor
@@ -119,7 +120,12 @@ class FeedListener:
             self._thread.start()
 
     def _connection_params(self) -> dict:
-        params = connections[self._alias].get_connection_params()
+        if settings.ARCADIA_FEED_LISTEN_URL:
+            # Behind a transaction-pooling PgBouncer LISTEN needs a session:
+            # PostgreSQL directly (or a session-mode pool).
+            params: dict = {"conninfo": settings.ARCADIA_FEED_LISTEN_URL}
+        else:
+            params = connections[self._alias].get_connection_params()
         for django_only in ("cursor_factory", "context", "prepare_threshold"):
             params.pop(django_only, None)
         # A listener that only receives would not notice a dead peer: let TCP tell.

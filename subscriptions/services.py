@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
@@ -386,3 +386,23 @@ def set_status_of_deployments(*, deployment_ids: list, status: str) -> int:
     if status != Status.CANCELLED:
         rows = rows.exclude(status=Status.CANCELLED)
     return rows.update(status=status, updated_at=timezone.now())
+
+
+def status_follow_statement(
+    *, status: str, deployment_ids_sql: str, at: datetime
+) -> tuple[str, dict]:
+    """`set_status_of_deployments` as a statement for the caller's own (a
+    data-modifying `WITH` of the set-based batch, PostgreSQL): the same rows
+    (the subscriptions of the deployments `deployment_ids_sql` selects, a
+    cancelled one staying cancelled), the same columns. Returns the UPDATE
+    (named placeholders) and its values."""
+    table = connection.ops.quote_name(Subscription._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET status = %(follow_status)s::text, updated_at = %(follow_at)s "
+        f"WHERE deployment_id IN ({deployment_ids_sql}) AND status <> %(follow_status)s::text"
+    )
+    params: dict = {"follow_status": status, "follow_at": at}
+    if status != Status.CANCELLED:
+        sql += " AND status <> %(follow_cancelled)s::text"
+        params["follow_cancelled"] = Status.CANCELLED.value
+    return sql, params

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 from io import StringIO
 
@@ -66,3 +67,42 @@ def acme(db):
 @pytest.fixture
 def globex(db):
     return TenantFactory(slug="globex")
+
+
+@contextmanager
+def events_refused_for(deployment_ids, message: str = "events table unavailable"):
+    """A database that refuses to record an event of these deployments: a
+    trigger on the events table (the set-based path writes events inside its
+    one statement, so no Python hook would see them). Dropped afterwards."""
+    from django.db import connection
+
+    table = DeploymentEvent._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            ids = ", ".join(f"'{pk}'" for pk in deployment_ids)
+            cursor.execute(
+                "CREATE FUNCTION refuse_batch_events() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                f"BEGIN IF NEW.deployment_id IN ({ids}) THEN RAISE EXCEPTION '{message}'; "
+                "END IF; RETURN NEW; END $$"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER refuse_batch_events BEFORE INSERT ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_batch_events()"
+            )
+        else:
+            ids = ", ".join(f"'{pk.hex}'" for pk in deployment_ids)
+            cursor.execute(
+                f"CREATE TRIGGER refuse_batch_events BEFORE INSERT ON {table} "
+                f"WHEN NEW.deployment_id IN ({ids}) BEGIN SELECT RAISE(ABORT, '{message}'); END"
+            )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DROP TRIGGER refuse_batch_events ON {table}"
+                if connection.vendor == "postgresql"
+                else "DROP TRIGGER refuse_batch_events"
+            )
+            if connection.vendor == "postgresql":
+                cursor.execute("DROP FUNCTION refuse_batch_events()")

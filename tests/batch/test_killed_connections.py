@@ -158,7 +158,7 @@ def _call(*args: str) -> tuple[str, str, CommandError | None]:
 @pytest.mark.django_db
 def test_a_run_cut_off_before_its_first_chunk_still_reports(acme, monkeypatch):
     make_deployments(acme, 5)
-    monkeypatch.setattr("deployments.batch.selectors.batch_candidate_ids", _lost)
+    monkeypatch.setattr("deployments.batch.selectors.batch_candidate_count", _lost)
     out, err, failure = _call()
     assert failure is not None
     assert "server closed the connection" in str(failure)

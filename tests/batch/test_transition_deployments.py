@@ -6,14 +6,16 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError
-from django.db import DatabaseError
 from django.utils import timezone
 
-from deployments import batch, transitions
+from deployments import batch
 from deployments.models import Deployment, DeploymentEvent
+from deployments.services import create_subscription
 from deployments.transitions import TRANSITIONS
-from tests.batch.conftest import batch_events, make_deployments, run
+from subscriptions.models import Subscription
+from tests.batch.conftest import batch_events, events_refused_for, make_deployments, run
 from tests.conftest import requires_postgres
+from tests.factories import SYSTEM_ACTOR
 
 pytestmark = pytest.mark.django_db
 
@@ -244,58 +246,62 @@ def test_blank_reason_and_bad_batch_size_are_refused(acme, args, message):
     assert not batch_events().exists()
 
 
-def test_row_the_map_refuses_is_skipped_not_moved(acme, monkeypatch):
-    # A permission that refuses one tenant's rows: the batch asks the rule for
-    # every locked row and skips the refused ones.
-    due = make_deployments(acme, 3)
+def test_row_the_map_refuses_is_skipped_not_moved(acme, globex, monkeypatch):
+    # A permission whose row conditions refuse another tenant's rows: the
+    # batch applies the rule's conditions to every locked row and skips the
+    # refused ones.
+    due = make_deployments(acme, 2)
+    refused = make_deployments(globex, 1)[0]
     rule = TRANSITIONS[("past_due", "suspended")]
-    refused = due[1].pk
-    monkeypatch.setattr(
-        type(rule), "allows", lambda self, row, actor: row.id != refused, raising=True
-    )
+    real = rule._transition.permission
+
+    def only_acme(actor):
+        conditions = real.row_conditions(actor)
+        return None if conditions is None else {**conditions, "tenant_id": acme.pk}
+
+    def permission(instance, actor):
+        conditions = only_acme(actor)
+        return conditions is not None and all(
+            getattr(instance, column) == value for column, value in conditions.items()
+        )
+
+    permission.kinds = real.kinds
+    permission.row_conditions = only_acme
+    monkeypatch.setattr(rule._transition, "permission", permission)
     summary = run(*DUNNING)
     assert summary["moved"] == "2"
     assert summary["not allowed by the transitions map"] == "1"
-    assert states([due[1]]) == {"past_due"}
-    assert not batch_events().filter(deployment_id=refused).exists()
+    assert states([refused]) == {"past_due"}
+    assert states(due) == {"suspended"}
+    assert not batch_events().filter(deployment_id=refused.pk).exists()
 
 
-def test_failed_chunk_rolls_back_counts_and_exits_non_zero(acme, monkeypatch):
-    due = make_deployments(acme, 6)
-    calls = {"n": 0}
-
-    real = transitions.record_transitions
-
-    def record(**kwargs):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise DatabaseError("events table unavailable")
-        return real(**kwargs)
-
-    monkeypatch.setattr(transitions, "record_transitions", record)
-    with pytest.raises(CommandError, match="3 deployments failed"):
-        run(*DUNNING, "--batch-size=3")
+def test_failed_chunk_rolls_back_counts_and_exits_non_zero(acme):
+    due = sorted(make_deployments(acme, 6), key=lambda d: d.pk)
+    # the database refuses an event of the first chunk's last row
+    with events_refused_for([due[2].pk]), pytest.raises(CommandError, match="3 deployments failed"):
+        run(*DUNNING, "--batch-size=3", "--workers=1")
     # the first chunk is rolled back whole (state and events), the second moved
-    ordered = sorted(due, key=lambda d: d.pk)
-    assert states(ordered[:3]) == {"past_due"}
-    assert states(ordered[3:]) == {"suspended"}
+    assert states(due[:3]) == {"past_due"}
+    assert states(due[3:]) == {"suspended"}
     assert batch_events().count() == 3
     # and a second run finishes the job
     assert run(*DUNNING)["moved"] == "3"
 
 
-def test_subscriptions_follow_once_per_chunk(acme, monkeypatch):
+def test_subscriptions_follow_in_every_chunk(acme, seeded):
+    # past_due -> active as the billing clock's system actor: the subscriptions
+    # of the moved deployments become active, a cancelled one stays cancelled.
     due = make_deployments(acme, 7)
-    calls = []
-    monkeypatch.setattr(
-        batch,
-        "write_moves",
-        lambda **kwargs: calls.append((sorted(kwargs["deployment_ids"]), kwargs["to_state"])),
-    )
-    run(*DUNNING, "--batch-size=3")
-    assert [len(ids) for ids, _ in calls] == [3, 3, 1]
-    assert {state for _, state in calls} == {"suspended"}
-    assert sorted(pk for ids, _ in calls for pk in ids) == sorted(d.pk for d in due)
+    for deployment in due:
+        create_subscription(deployment_id=deployment.pk, plan_code="studio", actor=SYSTEM_ACTOR)
+    Subscription.objects.update(status="paused")
+    Subscription.objects.filter(deployment_id=due[0].pk).update(status="cancelled")
+    summary = run("--from=past_due", "--to=active", "--reason=paid", "--batch-size=3")
+    assert summary["moved"] == "7"
+    statuses = dict(Subscription.objects.values_list("deployment_id", "status"))
+    assert statuses.pop(due[0].pk) == "cancelled"
+    assert set(statuses.values()) == {"active"}
 
 
 def test_quiet_without_a_terminal(acme, capsys):
@@ -333,24 +339,11 @@ def test_commit_mode_is_restored_after_a_run(acme):
 
 
 @requires_postgres
-def test_an_error_on_the_raw_cursor_fails_its_chunk_not_the_run(acme, monkeypatch):
-    # The set-based statements run on a psycopg cursor of their own; its errors
+def test_an_error_in_the_chunk_statement_fails_its_chunk_not_the_run(acme):
+    # The chunk's one statement runs on a psycopg cursor of its own; its errors
     # must reach the chunk as Django's DatabaseError, or one bad chunk would
     # abort the run with no summary after earlier chunks committed.
-    from arcadia_cloud.db import server_binding_cursor
-
-    make_deployments(acme, 4)
-    real = transitions.record_transitions
-    calls = {"n": 0}
-
-    def first_chunk_breaks(**kwargs):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            with server_binding_cursor() as cursor:
-                cursor.execute("SELECT 1 / 0")
-        return real(**kwargs)
-
-    monkeypatch.setattr(transitions, "record_transitions", first_chunk_breaks)
-    with pytest.raises(CommandError, match="2 deployments failed"):
-        run(*DUNNING, "--batch-size=2")
+    due = sorted(make_deployments(acme, 4), key=lambda d: d.pk)
+    with events_refused_for([due[0].pk]), pytest.raises(CommandError, match="2 deployments failed"):
+        run(*DUNNING, "--batch-size=2", "--workers=1")
     assert batch_events().count() == 2

@@ -96,13 +96,15 @@ def test_operators_are_not_held_by_the_override(overridden, admin_client_api):
 
 
 def test_the_batch_skips_overridden_rows_through_the_same_permission(overridden, monkeypatch):
-    # The batch asks each row's refusal of the rule itself: a rule whose
-    # permission lets everything through moves the overridden row too, which
-    # proves the skip is decided by the map's permission, not by the batch.
+    # The batch asks the rule itself (its row conditions, turned into SQL on
+    # PostgreSQL; its refusal of each row elsewhere): a rule whose permission
+    # lets everything through moves the overridden row too, which proves the
+    # skip is decided by the map's permission, not by the batch.
     summary = run("--from=past_due", "--to=suspended", "--reason=dunning")
     assert (summary["moved"], summary["overridden (billing actions suspended)"]) == ("0", "1")
     rule = TRANSITIONS[("past_due", "suspended")]
     monkeypatch.setattr(type(rule), "allows", lambda self, row, actor: True)
+    monkeypatch.setattr(type(rule), "row_conditions", lambda self, actor: {})
     summary = run("--from=past_due", "--to=suspended", "--reason=dunning")
     assert summary["moved"] == "1"
 

@@ -18,6 +18,7 @@ from django.db.models import Count
 from arcadia_cloud.actors import Actor
 from catalog.models import Plan
 from catalog.services import create_plan_version, publish_plan_version
+from deployments.resources import create_resource, delete_resource
 from deployments.services import create_subscription
 from deployments.transitions import transition_state
 from feed.models import Event
@@ -173,3 +174,32 @@ def test_two_runners_at_once_move_each_subscription_once(tenant):
         if line.startswith("moved: ")
     ]
     assert sum(moved) == 120
+
+
+@pytest.mark.django_db
+def test_a_subscriber_over_the_new_versions_limits_stays_and_is_counted(tenant):
+    # three subscribers; one runs a resource the new version has no room for,
+    # one a deleted resource (which counts against nothing)
+    deployments = _subscribers(tenant, 3)
+    v1 = Plan.objects.get(code="studio").versions.get(version=1)
+    kind = sorted(kind for kind, limit in v1.included_quotas.items() if limit > 0)[0]
+    create_resource(deployment_id=deployments[0].pk, kind=kind, name="r", qty=1, actor=OPERATOR)
+    gone = create_resource(
+        deployment_id=deployments[1].pk, kind=kind, name="g", qty=1, actor=OPERATOR
+    )
+    delete_resource(resource_id=gone.pk, actor=OPERATOR)
+    quotas = {k: 0 for k in v1.included_quotas}
+    v2 = publish_plan_version(
+        plan_version=create_plan_version(
+            plan=v1.plan, price_cents=v1.price_cents, currency=v1.currency, included_quotas=quotas
+        )
+    )
+    summary = run("--plan=studio", "--from-version=1", "--to-version=2")
+    assert summary["moved"] == "2"
+    assert summary["resources in use over the new version's limits"] == "1"
+    stayed = Subscription.objects.get(deployment=deployments[0])
+    assert stayed.plan_version_id == v1.pk
+    assert set(
+        Subscription.objects.exclude(pk=stayed.pk).values_list("plan_version_id", flat=True)
+    ) == {v2.pk}
+    assert not PlanChange.objects.filter(subscription=stayed).exists()

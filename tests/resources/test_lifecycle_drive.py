@@ -226,22 +226,21 @@ def test_the_batch_drive_costs_the_same_statements_for_5_deployments_and_for_60(
     assert large == small
     orm, raw = small
     if connection.vendor == "postgresql":
-        # Server-binding cursors: the lock, the deployments' UPDATE, the
-        # transition events' INSERT, their feed events' INSERT ... SELECT, the
-        # resources' UPDATE ... RETURNING and their feed events' COPY. ORM: the
-        # candidate ids, the chunk's transaction statements, the subscriptions'
-        # UPDATE, the commit-mode statements. The statement log records the
-        # server-binding cursors' statements too.
-        assert raw == 6
-        assert orm - raw <= 8
+        # Server-binding cursors: the chunk's ONE statement (the lock, the
+        # deployments' UPDATE, the transition events, the subscriptions
+        # following and the resources' UPDATE ... RETURNING, as WITH clauses)
+        # and the resources' events' COPY. ORM: the count of matching rows,
+        # the chunk's transaction statements, the final flush.
+        assert raw == 2
+        assert orm <= 8
     else:
-        # SQLite: everything on Django's cursors: the candidate ids, the
-        # savepoint and its release, the lock, the deployments' UPDATE, the
-        # transition events' INSERT, the rows their feed events are built
-        # from, those feed events' INSERT, the resources' UPDATE ... RETURNING
-        # and their feed events' INSERT.
+        # SQLite: everything on Django's cursors: the count of matching rows,
+        # SAVEPOINT, the chunk's read (no row locks on SQLite), the
+        # deployments' UPDATE, the transition events' bulk INSERT, the feed
+        # rows read for their shape and their INSERT, the resources' UPDATE
+        # ... RETURNING, their events' INSERT, RELEASE.
         assert raw == 0
-        assert orm <= 10
+        assert orm == 10
 
 
 def test_drive_resources_is_one_statement_for_a_state_that_drives_something(subscribed, three):
