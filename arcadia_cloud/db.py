@@ -87,3 +87,44 @@ def fetch_rows(queryset) -> list[tuple]:
     with server_binding_cursor() as cursor:
         cursor.execute(sql, params, binary=True)
         return cursor.fetchall()
+
+
+class RoundTrips:
+    """How many client/server round trips ran (`count`), and what each sent
+    (`sent`: the first message of each, e.g. `Query "BEGIN"`)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sent: list[str] = []
+
+
+@contextmanager
+def round_trips() -> Iterator[RoundTrips]:
+    """Count the round trips Django's PostgreSQL connection makes inside the
+    block, from libpq's own protocol trace: every exchange the client waits
+    for ends with the server's ReadyForQuery, so this counts what the query
+    log cannot see (BEGIN, COMMIT, statements sent on a psycopg cursor).
+    For tests and benchmarks; PostgreSQL only."""
+    import tempfile
+
+    counted = RoundTrips()
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            yield counted
+        finally:
+            pgconn.untrace()
+            trace.flush()
+            trace.seek(0)
+            first = None
+            for line in trace.read().splitlines():
+                direction, _length, message = [*line.split("\t"), "", ""][:3]
+                if direction == "F" and first is None:
+                    first = message[:200]
+                elif direction == "B" and message.startswith("ReadyForQuery"):
+                    counted.count += 1
+                    counted.sent.append(first or "")
+                    first = None
