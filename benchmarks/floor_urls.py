@@ -30,7 +30,7 @@ from django.http import HttpResponse
 from django.urls import path, re_path, resolve
 from django.views.decorators.csrf import csrf_exempt
 
-from arcadia_cloud.models import ApiToken
+from arcadia_cloud.auth import TOKEN_LOOKUP_SQL
 from arcadia_cloud.services import hash_token
 from arcadia_cloud.urls import urlpatterns as product_urlpatterns
 from deployments.models import Deployment
@@ -45,13 +45,7 @@ class Unauthorized(Exception):
     pass
 
 
-def _token_sql() -> str:
-    """The product's token lookup: the statement the ORM compiles for it."""
-    queryset = ApiToken.objects.select_related("user", "user__tenant").filter(prefix="x").order_by()
-    return queryset.query.sql_with_params()[0]
-
-
-_TOKEN_SQL = _token_sql()
+_TOKEN_SQL = TOKEN_LOOKUP_SQL  # the product's own statement
 
 
 def _authenticate(request) -> dict:
