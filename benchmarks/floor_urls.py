@@ -13,7 +13,7 @@ ORM compilation or model instance between the rows and a `json.dumps`:
   `/api/v1/<path>`, captured once per process from the product's own view
   (so they are the same SQL text) and replayed as-is;
 - `/api/floor/v1/deployments/<id>/transition` (POST): the transition's
-  statements (`deployments.transitions`' fixed SQL), in one transaction.
+  statements (the product's fixed SQL where it has one), in one transaction.
 
 Under `/api/` like the product's routes, so the same middleware runs for both.
 """
@@ -33,9 +33,11 @@ from django.views.decorators.csrf import csrf_exempt
 from arcadia_cloud.auth import TOKEN_LOOKUP_SQL
 from arcadia_cloud.services import hash_token
 from arcadia_cloud.urls import urlpatterns as product_urlpatterns
-from deployments.models import Deployment
+from deployments.events import _AUDIT_WITH_SQL
 from deployments.resource_events import SHAPE_COLUMNS
 from deployments.resources import DRIVES
+from deployments.transitions import move_sql
+from feed.record import _INSERT_ONE_SQL
 
 _lock = threading.Lock()
 _captured: dict[str, list[str]] = {}
@@ -154,32 +156,12 @@ def transition_floor(request, pk: str):
 # -- the transition's statements, as the product sends them ------------------------
 
 
-def _lock_sql() -> str:
-    with transaction.atomic():  # the compiler refuses FOR UPDATE outside one
-        return (
-            Deployment.objects.filter(tenant_id="00000000-0000-0000-0000-000000000000")
-            .select_for_update()
-            .filter(pk="00000000-0000-0000-0000-000000000000")
-            .order_by("-created_at", "-id")[:1]
-            .query.sql_with_params()[0]
-        )
-
-
-_LOCK_SQL = _lock_sql()
-_MOVE_SQL = (
-    'UPDATE "deployments_deployment" SET "state" = %s, "state_since" = %s, "updated_at" = %s '
-    'WHERE "deployments_deployment"."id" = %s'
-)
-_EVENT_SQL = (
-    'INSERT INTO "deployments_deploymentevent" ("deployment_id", "from_state", "to_state", '
-    '"reason", "actor", "notes", "request_id", "occurred_at") '
-    'VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING "deployments_deploymentevent"."id"'
-)
-_FEED_SQL = (
-    'INSERT INTO "feed_event" ("position", "type", "tenant_id", "deployment_id", '
-    '"occurred_at", "data", "request_id") VALUES (NULL, %s, %s, %s, %s, %s, %s) '
-    'RETURNING "feed_event"."id"'
-)
+# The product's own fixed statements (deployments.transitions.move_sql, the
+# audit + feed event statement of deployments.events / feed.record); the
+# subscription UPDATE as the ORM writes it; the resources' as
+# deployments.resources writes it.
+_MOVE_SQL = move_sql(scoped=True, conditions=("tenant_id",))
+_EVENT_SQL = f"{_AUDIT_WITH_SQL} {_INSERT_ONE_SQL}"
 _SUBSCRIPTION_SQL = (
     'UPDATE "subscriptions_subscription" SET "status" = %s, "updated_at" = %s '
     'WHERE ("subscriptions_subscription"."deployment_id" IN (%s) '
@@ -201,19 +183,17 @@ _RESOURCES_SQL = {state: _resources_sql(state) for state in ("paused", "active")
 
 
 def _move(pk, to_state, *, tenant_id, label, reason, request_id, at):
+    sources = {"paused": ["active"], "active": ["paused"]}.get(to_state)
+    if sources is None:
+        return None
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_LOCK_SQL, [tenant_id, pk])
+        cursor.execute(_MOVE_SQL, [pk, tenant_id, to_state, at, at, sources, tenant_id])
         names = [c.name for c in cursor.description]
         found = cursor.fetchone()
         if found is None:
             return None
-        row = dict(zip(names, found, strict=True))
-        from_state = row["state"]
-        if (from_state, to_state) not in (("active", "paused"), ("paused", "active")):
-            return None
-        row.update(state=to_state, state_since=at, updated_at=at)
-        cursor.execute(_MOVE_SQL, [to_state, at, at, pk])
-        cursor.execute(_EVENT_SQL, [pk, from_state, to_state, reason, label, "", request_id, at])
+        row = dict(zip(names[1:], found[1:], strict=True))
+        from_state = found[0]
         data = {
             "from_state": from_state,
             "to_state": to_state,
@@ -224,8 +204,9 @@ def _move(pk, to_state, *, tenant_id, label, reason, request_id, at):
             "deployment": row,
         }
         cursor.execute(
-            _FEED_SQL,
+            _EVENT_SQL,
             [
+                *(pk, from_state, to_state, reason, label, "", request_id, at),
                 "deployment.transitioned",
                 tenant_id,
                 pk,
