@@ -122,6 +122,13 @@ DATABASES = {
         conn_health_checks=False,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # No server-side prepared statements, ever: psycopg would prepare a
+    # statement a server-binding cursor ran 5 times, and behind PgBouncer in
+    # transaction pooling the next transaction may run on a server connection
+    # where it does not exist (docs/scaling.md). Django's own cursors bind on
+    # the client and never prepare.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", None)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite is the single-process quick start: no persistent connections.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
