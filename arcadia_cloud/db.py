@@ -169,3 +169,60 @@ def round_trips() -> Iterator[RoundTrips]:
                     counted.count += 1
                     counted.sent.append(first or "")
                     first = None
+
+
+class RowModels:
+    """Several models' columns side by side in one fixed SELECT, and their
+    instances built from a row as the ORM would (`Model.from_db`, with the
+    converters the columns need on this database), without compiling a
+    queryset: for the hot reads written as fixed SQL.
+
+    `RowModels((Deployment, "d"), (Subscription, "s"))`: `.columns` is the
+    SELECT list (`d."id", ..., s."id", ...`); `.instances(row)` gives one
+    instance per model, None where a LEFT JOIN found nothing (its primary key
+    is NULL)."""
+
+    def __init__(self, *parts: tuple[type, str]):
+        quote = connection.ops.quote_name
+        self.parts = parts
+        self.attnames = [[f.attname for f in model._meta.concrete_fields] for model, _ in parts]
+        self.columns = ", ".join(
+            f"{alias}.{quote(f.column)}"
+            for model, alias in parts
+            for f in model._meta.concrete_fields
+        )
+        self.spans: list[tuple[int, int, int]] = []
+        start = 0
+        for (model, _), names in zip(parts, self.attnames, strict=True):
+            pk = names.index(model._meta.pk.attname)
+            self.spans.append((start, start + len(names), start + pk))
+            start += len(names)
+        self._converters: dict[str, list] = {}
+
+    def _row_converters(self) -> list:
+        found = self._converters.get(connection.vendor)
+        if found is None:
+            found = []
+            fields = [f for model, _ in self.parts for f in model._meta.concrete_fields]
+            for index, field in enumerate(fields):
+                column = field.get_col(field.model._meta.db_table)
+                functions = connection.ops.get_db_converters(column) + field.get_db_converters(
+                    connection
+                )
+                if functions:
+                    found.append((index, functions, column))
+            self._converters[connection.vendor] = found
+        return found
+
+    def instances(self, row) -> list:
+        values = list(row)
+        for index, functions, column in self._row_converters():
+            for convert in functions:
+                values[index] = convert(values[index], column, connection)
+        alias = connection.alias
+        return [
+            None if values[pk] is None else model.from_db(alias, names, values[start:end])
+            for (model, _), names, (start, end, pk) in zip(
+                self.parts, self.attnames, self.spans, strict=True
+            )
+        ]

@@ -52,7 +52,7 @@ def test_lost_in_a_view_is_503(tenant_identity, deployment, monkeypatch, error):
     def lost(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr("deployments.api.views.selectors.get_deployment_for_show", lost)
+    monkeypatch.setattr("deployments.api.views.selectors.show_reads", lost)
     _unavailable_json(_api_client(tenant_identity).get(f"/api/v1/deployments/{deployment.pk}"))
 
 
