@@ -8,7 +8,6 @@ class ArcadiaCloudConfig(AppConfig):
 
     def ready(self) -> None:
         from django.core.signals import got_request_exception, request_finished
-        from django.db.backends.signals import connection_created
 
         import arcadia_cloud.api.schema  # noqa: F401  (registers the bearer-token scheme)
         from arcadia_cloud.api.middleware import (
@@ -16,9 +15,7 @@ class ArcadiaCloudConfig(AppConfig):
             install_request_id_on_log_records,
             remember_exception,
         )
-        from arcadia_cloud.db import use_c_timestamp_loader
 
         install_request_id_on_log_records()
         request_finished.connect(forget_request_id, dispatch_uid="arcadia_forget_request_id")
         got_request_exception.connect(remember_exception, dispatch_uid="arcadia_remember_exception")
-        connection_created.connect(use_c_timestamp_loader, dispatch_uid="arcadia_c_timestamps")

@@ -6,10 +6,8 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC
 
 import psycopg
-import psycopg.types.datetime
 from django.db import connection
 
 
@@ -64,30 +62,6 @@ def server_binding_cursor() -> Iterator[psycopg.Cursor]:
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         yield _LoggedCursor(cursor)
-
-
-class UtcTimestamptzLoader(psycopg.types.datetime.TimestamptzLoader):
-    """psycopg's own timestamptz loader (C, with psycopg's binary package),
-    not overridden: on a session whose TimeZone is UTC it builds aware
-    datetimes in `datetime.timezone.utc`, exactly what Django's pure-Python
-    subclass of it (`BaseTzLoader`, which re-stamps every value) builds, at a
-    fraction of the cost per value. `timezone` is what Django's `create_cursor`
-    compares before it would register its own loader on a cursor."""
-
-    timezone = UTC
-
-
-def use_c_timestamp_loader(sender, connection, **kwargs) -> None:
-    """`connection_created` receiver: on PostgreSQL, when Django wants aware
-    datetimes in UTC and the session's TimeZone is UTC (Django sets it so),
-    load text timestamptz values with `UtcTimestamptzLoader`. Otherwise
-    Django's loader stays."""
-    if connection.vendor != "postgresql" or connection.timezone is not UTC:
-        return
-    raw = connection.connection
-    if getattr(getattr(raw, "info", None), "timezone", None) is not UTC:
-        return
-    raw.adapters.register_loader("timestamptz", UtcTimestamptzLoader)
 
 
 def copy_text(value: str) -> str:

@@ -123,6 +123,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, loading timestamps with psycopg's C loader (same
+    # values: aware, UTC); see arcadia_cloud/postgresql/base.py.
+    DATABASES["default"]["ENGINE"] = "arcadia_cloud.postgresql"
     # No server-side prepared statements, ever: psycopg would prepare a
     # statement a server-binding cursor ran 5 times, and behind PgBouncer in
     # transaction pooling the next transaction may run on a server connection

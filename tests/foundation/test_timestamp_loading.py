@@ -11,7 +11,8 @@ import pytest
 from django.db import connection, transaction
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 
-from arcadia_cloud.db import UtcTimestamptzLoader, server_binding_cursor
+from arcadia_cloud.db import server_binding_cursor
+from arcadia_cloud.postgresql.base import C_TIMESTAMPTZ_LOADER
 from tests.conftest import requires_postgres
 
 pytestmark = [requires_postgres, pytest.mark.django_db]
@@ -37,13 +38,15 @@ def _read(cursor) -> list[datetime]:
 
 def test_the_c_loader_is_used_and_loads_what_djangos_loader_loads():
     connection.ensure_connection()
-    assert connection.connection.adapters.get_loader(1184, 0) is UtcTimestamptzLoader
+    assert connection.c_timestamps
+    assert connection.connection.adapters.get_loader(1184, 0) is C_TIMESTAMPTZ_LOADER
+    assert C_TIMESTAMPTZ_LOADER.__module__.startswith("psycopg_binary")  # the C one
     with connection.cursor() as cursor:
         fast = _read(cursor)
     with connection.cursor() as cursor:
         # Django's own (pure-Python) loader, on this cursor only
         register_tzloader(UTC, cursor.cursor)
-        assert cursor.cursor.adapters.get_loader(1184, 0) is not UtcTimestamptzLoader
+        assert cursor.cursor.adapters.get_loader(1184, 0) is not C_TIMESTAMPTZ_LOADER
         django_values = _read(cursor)
     assert fast == django_values == VALUES
     assert all(value.tzinfo is UTC for value in fast + django_values)
@@ -69,3 +72,14 @@ def test_no_statement_is_prepared_on_the_server():
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_prepared_statements")
             assert cursor.fetchone()[0] == 0
+
+
+def test_named_cursors_load_the_same_values(tenant):
+    from arcadia_cloud.models import Tenant
+
+    Tenant.objects.filter(pk=tenant.pk).update(created_at=VALUES[0])
+    with transaction.atomic():
+        # .iterator() reads through a named (server-side) cursor
+        loaded = [t.created_at for t in Tenant.objects.filter(pk=tenant.pk).iterator()]
+    assert loaded == [VALUES[0]]
+    assert loaded[0].tzinfo is UTC
