@@ -1,4 +1,14 @@
-"""Bearer-token authentication against hashed API tokens."""
+"""Bearer-token authentication against hashed API tokens.
+
+Every API request runs the token lookup, so it is one fixed statement
+(`TOKEN_LOOKUP_SQL`, written once at import from the models' columns: the
+token, its identity and the identity's tenant, joined) sent through Django's
+cursor, and the three model instances are built straight from the row
+(`Model.from_db`, plus the few converters the columns need on this
+database): no queryset is compiled per request. Nothing is cached between
+requests, so revoking a token (or disabling an identity) takes effect on the
+very next request, on every process and machine.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +16,90 @@ import hmac
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from arcadia_cloud.models import ApiToken
+from arcadia_cloud.models import ApiToken, Tenant, User
 from arcadia_cloud.services import hash_token
+
+
+def _columns(model, alias: str) -> list[str]:
+    quote = connection.ops.quote_name
+    return [f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields]
+
+
+_MODELS = ((ApiToken, "t"), (User, "u"), (Tenant, "n"))
+_ATTNAMES = [[f.attname for f in model._meta.concrete_fields] for model, _ in _MODELS]
+_q = connection.ops.quote_name
+#: The token lookup: every column of the token, its identity and the
+#: identity's tenant (none for a platform admin or a controller), by the
+#: indexed clear prefix. No ORDER BY: at most a handful of rows share a prefix.
+TOKEN_LOOKUP_SQL = (
+    "SELECT "
+    + ", ".join(col for model, alias in _MODELS for col in _columns(model, alias))
+    + f" FROM {_q(ApiToken._meta.db_table)} t"
+    + f" INNER JOIN {_q(User._meta.db_table)} u"
+    + f" ON u.{_q('id')} = t.{_q(ApiToken._meta.get_field('user').column)}"
+    + f" LEFT OUTER JOIN {_q(Tenant._meta.db_table)} n"
+    + f" ON n.{_q('id')} = u.{_q(User._meta.get_field('tenant').column)}"
+    + f" WHERE t.{_q(ApiToken._meta.get_field('prefix').column)} = %s"
+)
+_SPANS = []
+_start = 0
+for _names in _ATTNAMES:
+    _SPANS.append((_start, _start + len(_names)))
+    _start += len(_names)
+_DIGEST = ApiToken._meta.concrete_fields.index(ApiToken._meta.get_field("digest"))
+
+_converters: dict[str, list] = {}
+
+
+def _row_converters() -> list:
+    """(index, converters, column) for the columns that need converting on
+    this database (PostgreSQL: the JSON roles; SQLite: also ids, times and
+    booleans), as the ORM would apply them."""
+    found = _converters.get(connection.vendor)
+    if found is None:
+        found = []
+        fields = [f for model, _ in _MODELS for f in model._meta.concrete_fields]
+        for index, field in enumerate(fields):
+            column = field.get_col(field.model._meta.db_table)
+            functions = connection.ops.get_db_converters(column) + field.get_db_converters(
+                connection
+            )
+            if functions:
+                found.append((index, functions, column))
+        _converters[connection.vendor] = found
+    return found
+
+
+def _instances(row: tuple) -> ApiToken:
+    """The token with its identity (and the identity's tenant) cached on it."""
+    values = list(row)
+    for index, functions, column in _row_converters():
+        for convert in functions:
+            values[index] = convert(values[index], column, connection)
+    alias = connection.alias
+    (t0, t1), (u0, u1), (n0, n1) = _SPANS
+    token = ApiToken.from_db(alias, _ATTNAMES[0], values[t0:t1])
+    user = User.from_db(alias, _ATTNAMES[1], values[u0:u1])
+    tenant = None if values[n0] is None else Tenant.from_db(alias, _ATTNAMES[2], values[n0:n1])
+    User.tenant.field.set_cached_value(user, tenant)
+    ApiToken.user.field.set_cached_value(token, user)
+    return token
+
+
+def find_token(prefix: str, digest: str) -> ApiToken | None:
+    """The token whose digest is `digest` among those with `prefix` (one
+    query), compared in constant time, with its identity and tenant."""
+    with connection.cursor() as cursor:
+        cursor.execute(TOKEN_LOOKUP_SQL, [prefix])
+        rows = cursor.fetchall()
+    for row in rows:
+        if hmac.compare_digest(row[_DIGEST], digest):
+            return _instances(row)
+    return None
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -45,16 +134,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if not raw.startswith("arc_") or len(raw) < 4 + ApiToken.PREFIX_LEN or len(raw) > 200:
             raise exceptions.AuthenticationFailed("Unknown token.")
         prefix = raw[4 : 4 + ApiToken.PREFIX_LEN]
-        digest = hash_token(raw)
-        # Every API request runs this query: no ORDER BY (the model's default
-        # ordering would make the server sort and Django compile it each time).
-        candidates = (
-            ApiToken.objects.select_related("user", "user__tenant").filter(prefix=prefix).order_by()
-        )
-        token = next(
-            (c for c in candidates if hmac.compare_digest(c.digest, digest)),
-            None,
-        )
+        token = find_token(prefix, hash_token(raw))
         now = timezone.now()
         if token is None:
             raise exceptions.AuthenticationFailed("Unknown token.")

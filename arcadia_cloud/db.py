@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,3 +88,115 @@ def fetch_rows(queryset) -> list[tuple]:
     with server_binding_cursor() as cursor:
         cursor.execute(sql, params, binary=True)
         return cursor.fetchall()
+
+
+class RoundTrips:
+    """How many client/server round trips ran (`count`), and the statement
+    each one sent (`sent`: its SQL text, e.g. `BEGIN`)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sent: list[str] = []
+
+
+_TRACED_SQL = {
+    "Query": re.compile(r'^\s*"(.*)"\s*$', re.S),
+    "Parse": re.compile(r'^\s*"[^"]*"\s"(.*)"\s\d+', re.S),
+}
+
+
+def _statement(message: str) -> str:
+    """The SQL of a traced `Query "..."` or `Parse "name" "..." n ...` message."""
+    kind, _, rest = message.partition("\t")
+    pattern = _TRACED_SQL.get(kind)
+    found = pattern.match(rest) if pattern else None
+    return found.group(1) if found else message
+
+
+@contextmanager
+def round_trips() -> Iterator[RoundTrips]:
+    """Count the round trips Django's PostgreSQL connection makes inside the
+    block, from libpq's own protocol trace: every exchange the client waits
+    for ends with the server's ReadyForQuery, so this counts what the query
+    log cannot see (BEGIN, COMMIT, statements sent on a psycopg cursor).
+    For tests and benchmarks; PostgreSQL only."""
+    import tempfile
+
+    counted = RoundTrips()
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            yield counted
+        finally:
+            pgconn.untrace()
+            trace.flush()
+            trace.seek(0)
+            first = None
+            for line in trace.read().splitlines():
+                direction, _length, message = [*line.split("\t", 2), "", ""][:3]
+                if direction == "F" and first is None:
+                    first = _statement(message)
+                elif direction == "B" and message.startswith("ReadyForQuery"):
+                    counted.count += 1
+                    counted.sent.append(first or "")
+                    first = None
+
+
+class RowModels:
+    """Several models' columns side by side in one fixed SELECT, and their
+    instances built from a row as the ORM would (`Model.from_db`, with the
+    converters the columns need on this database), without compiling a
+    queryset: for the hot reads written as fixed SQL.
+
+    `RowModels((Deployment, "d"), (Subscription, "s"))`: `.columns` is the
+    SELECT list (`d."id", ..., s."id", ...`); `.instances(row)` gives one
+    instance per model, None where a LEFT JOIN found nothing (its primary key
+    is NULL)."""
+
+    def __init__(self, *parts: tuple[type, str]):
+        quote = connection.ops.quote_name
+        self.parts = parts
+        self.attnames = [[f.attname for f in model._meta.concrete_fields] for model, _ in parts]
+        self.columns = ", ".join(
+            f"{alias}.{quote(f.column)}"
+            for model, alias in parts
+            for f in model._meta.concrete_fields
+        )
+        self.spans: list[tuple[int, int, int]] = []
+        start = 0
+        for (model, _), names in zip(parts, self.attnames, strict=True):
+            pk = names.index(model._meta.pk.attname)
+            self.spans.append((start, start + len(names), start + pk))
+            start += len(names)
+        self._converters: dict[str, list] = {}
+
+    def _row_converters(self) -> list:
+        found = self._converters.get(connection.vendor)
+        if found is None:
+            found = []
+            fields = [f for model, _ in self.parts for f in model._meta.concrete_fields]
+            for index, field in enumerate(fields):
+                column = field.get_col(field.model._meta.db_table)
+                functions = connection.ops.get_db_converters(column) + field.get_db_converters(
+                    connection
+                )
+                if functions:
+                    found.append((index, functions, column))
+            self._converters[connection.vendor] = found
+        return found
+
+    def instances(self, row) -> list:
+        values = list(row)
+        for index, functions, column in self._row_converters():
+            for convert in functions:
+                values[index] = convert(values[index], column, connection)
+        alias = connection.alias
+        return [
+            None if values[pk] is None else model.from_db(alias, names, values[start:end])
+            for (model, _), names, (start, end, pk) in zip(
+                self.parts, self.attnames, self.spans, strict=True
+            )
+        ]

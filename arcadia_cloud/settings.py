@@ -80,12 +80,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "arcadia_cloud.api.middleware.ApiBodyLimitMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The admin's: Django's own, each skipped under /api/ (bearer tokens, no
+    # session, no forms, JSON answers), so the API path does not pay for them.
+    "arcadia_cloud.admin_middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "arcadia_cloud.admin_middleware.CsrfViewMiddleware",
+    "arcadia_cloud.admin_middleware.AuthenticationMiddleware",
+    "arcadia_cloud.admin_middleware.MessageMiddleware",
+    "arcadia_cloud.admin_middleware.XFrameOptionsMiddleware",
     "arcadia_cloud.api.idempotency.IdempotencyMiddleware",
 ]
 
@@ -108,15 +110,28 @@ TEMPLATES = [
 ]
 
 # Persistent connections: re-using the PostgreSQL connection across requests
-# more than doubles throughput on DB-bound endpoints. Health checks make a
-# dropped connection cost one failed request at most.
+# more than doubles throughput on DB-bound endpoints. No health check (a
+# `SELECT 1` round trip before every request): a connection that breaks (the
+# server restarted, a backend was terminated) fails the one request that finds
+# it broken, answered 503 with Retry-After, and Django discards it at the end
+# of that request, so the next one reconnects.
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "600")),
-        conn_health_checks=True,
+        conn_health_checks=False,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, loading timestamps with psycopg's C loader (same
+    # values: aware, UTC); see arcadia_cloud/postgresql/base.py.
+    DATABASES["default"]["ENGINE"] = "arcadia_cloud.postgresql"
+    # No server-side prepared statements, ever: psycopg would prepare a
+    # statement a server-binding cursor ran 5 times, and behind PgBouncer in
+    # transaction pooling the next transaction may run on a server connection
+    # where it does not exist (docs/scaling.md). Django's own cursors bind on
+    # the client and never prepare.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", None)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite is the single-process quick start: no persistent connections.
     DATABASES["default"]["CONN_MAX_AGE"] = 0

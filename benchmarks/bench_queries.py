@@ -2,6 +2,9 @@
 
 Each endpoint is measured twice, at a small and a large number of rows/events:
 the count must not grow with either (no N+1). Targets: show <= 5, list <= 4.
+Round trips per request (libpq's trace, `arcadia_cloud.db.round_trips`: what
+the client waits for, BEGIN and COMMIT included, the rate-limit upsert too) are
+reported for the large data.
 
     python benchmarks/bench_queries.py
 """
@@ -17,15 +20,19 @@ from common import emit, scratch_database, setup_django
 TARGETS = {"show": 5, "list(50)": 4, "me": 2, "transition": None}
 
 
-def count(client, method: str, path: str, token: str, **kw) -> tuple[int, int, list[str]]:
+def count(client, method: str, path: str, token: str, **kw) -> tuple[int, int, int, list[str]]:
+    """Status, statements in Django's query log, round trips to the server
+    (libpq's trace: BEGIN and COMMIT included), and what each trip sent."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    with CaptureQueriesContext(connection) as ctx:
+    from arcadia_cloud.db import round_trips
+
+    with CaptureQueriesContext(connection) as ctx, round_trips() as trips:
         response = getattr(client, method)(
             path, HTTP_AUTHORIZATION=f"Bearer {token}", content_type="application/json", **kw
         )
-    return response.status_code, len(ctx.captured_queries), [q["sql"] for q in ctx.captured_queries]
+    return response.status_code, len(ctx.captured_queries), trips.count, trips.sent
 
 
 def measure(events: int, deployments: int) -> tuple[dict[str, int], dict[str, int]]:
@@ -41,6 +48,7 @@ def measure(events: int, deployments: int) -> tuple[dict[str, int], dict[str, in
     # a first request writes the token's last_used_at (once a minute at most)
     client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {auth}")
     results = {}
+    trips = {}
     flip = data.transition_ids[0]
     for name, method, path, body in (
         ("me", "get", "/api/v1/me", None),
@@ -49,14 +57,14 @@ def measure(events: int, deployments: int) -> tuple[dict[str, int], dict[str, in
         ("transition", "post", f"/api/v1/deployments/{flip}/transition", '{"to_state":"paused"}'),
     ):
         kw = {"data": body} if body else {}
-        status, n, sql = count(client, method, path, auth, **kw)
+        status, n, trips[name], sent = count(client, method, path, auth, **kw)
         if status != 200:
             raise SystemExit(f"{name}: HTTP {status}")
         if os.environ.get("BENCH_VERBOSE"):
-            print(f"-- {name}:\n  " + "\n  ".join(s[:160] for s in sql))
+            print(f"-- {name}:\n  " + "\n  ".join(s[:160] for s in sent))
         results[name] = n
     assert Deployment.objects.filter(pk=flip, state="paused").exists()
-    return results, {"events": data.show_events, "deployments": data.deployments}
+    return results, trips, {"events": data.show_events, "deployments": data.deployments}
 
 
 def reset() -> None:
@@ -73,18 +81,27 @@ def main() -> None:
     os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
     with scratch_database("queries") as url:
         setup_django(url)
-        small, small_size = measure(events=5, deployments=10)
+        small, _, small_size = measure(events=5, deployments=10)
         reset()
-        large, large_size = measure(events=60, deployments=300)
-        print("queries per request (auth included): small data -> large data")
+        large, trips, large_size = measure(events=60, deployments=300)
+        print("queries per request (auth included): small data -> large data; round trips")
         rows = []
         for name, target in TARGETS.items():
             ok = small[name] == large[name] and (target is None or large[name] <= target)
             note = f"(target <= {target})" if target else "(constant)"
             verdict = "ok" if ok else "MISSED"
-            print(f"  {name:11s} {small[name]:2d} -> {large[name]:2d}  {note} {verdict}")
+            print(
+                f"  {name:11s} {small[name]:2d} -> {large[name]:2d}  {note} {verdict}"
+                f"  round trips {trips[name]}"
+            )
             rows.append(
-                {"endpoint": name, "small": small[name], "large": large[name], "target": target}
+                {
+                    "endpoint": name,
+                    "small": small[name],
+                    "large": large[name],
+                    "target": target,
+                    "round_trips": trips[name],
+                }
             )
         emit({"queries": rows, "small": small_size, "large": large_size})
 

@@ -13,10 +13,12 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
+from django.db import connection
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
+from arcadia_cloud.db import RowModels
 from arcadia_cloud.scope import scope_for
 from deployments.models import Deployment, DeploymentEvent, State
 from subscriptions.selectors import SHAPE_PREFETCH
@@ -49,6 +51,119 @@ def get_deployment_for_show(actor: Actor, deployment_id: UUID | str) -> Deployme
         .filter(pk=deployment_id)
         .first()
     )
+
+
+# -- the show endpoint's reads on fixed SQL (PostgreSQL) -----------------------------
+
+
+def _show_sql():
+    from catalog.models import Plan, PlanVersion
+    from subscriptions.models import PendingChange, Subscription, SubscriptionAddon
+
+    q = connection.ops.quote_name
+    table = lambda model: q(model._meta.db_table)  # noqa: E731
+    main = RowModels((Deployment, "d"), (Subscription, "s"), (PlanVersion, "pv"), (Plan, "p"))
+    addons = RowModels((SubscriptionAddon, "a"))
+    changes = RowModels((PendingChange, "c"), (PlanVersion, "tv"), (Plan, "tp"))
+    events = RowModels((DeploymentEvent, "e"))
+    deployment_sql = (
+        f"SELECT {main.columns} FROM {table(Deployment)} d "
+        f"LEFT OUTER JOIN {table(Subscription)} s ON s.deployment_id = d.id "
+        f"LEFT OUTER JOIN {table(PlanVersion)} pv ON pv.id = s.plan_version_id "
+        f"LEFT OUTER JOIN {table(Plan)} p ON p.id = pv.plan_id WHERE d.id = %s"
+    )
+    return {
+        "main": main,
+        "addons": addons,
+        "changes": changes,
+        "events": events,
+        # (everything, tenant-scoped)
+        "deployment": (deployment_sql, deployment_sql + " AND d.tenant_id = %s"),
+        # `subscriptions.selectors.addon_lines()`: attached now, in attach order
+        "addons_sql": (
+            f"SELECT {addons.columns} FROM {table(SubscriptionAddon)} a "
+            "WHERE a.subscription_id = %s AND a.detached_at IS NULL ORDER BY a.id"
+        ),
+        # `subscriptions.selectors.pending_changes()`: PendingChange.PENDING, soonest first
+        "changes_sql": (
+            f"SELECT {changes.columns} FROM {table(PendingChange)} c "
+            f"LEFT OUTER JOIN {table(PlanVersion)} tv ON tv.id = c.target_version_id "
+            f"LEFT OUTER JOIN {table(Plan)} tp ON tp.id = tv.plan_id "
+            "WHERE c.subscription_id = %s AND c.applied_at IS NULL "
+            "AND c.withdrawn_at IS NULL AND c.failed_at IS NULL "
+            "ORDER BY c.effective_at, c.id"
+        ),
+        # `newest_events`: the newest `limit`, newest first (reversed below)
+        "events_sql": (
+            f"SELECT {events.columns} FROM {table(DeploymentEvent)} e "
+            "WHERE e.deployment_id = %s ORDER BY e.id DESC LIMIT %s"
+        ),
+    }
+
+
+_SHOW: dict = {}
+
+
+def _prefetched(model, rows: list) -> QuerySet:
+    """`rows` as a prefetch result (what `prefetch_related` stores)."""
+    queryset = QuerySet(model=model)
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    return queryset
+
+
+def show_reads(actor: Actor, deployment_id: UUID | str):
+    """The show endpoint's reads: (deployment, its newest events) with the
+    subscription, its plan version and plan, its add-on lines and pending
+    changes cached on it exactly as `get_deployment_for_show` and
+    `newest_events` leave them; (None, []) outside the actor's scope.
+
+    On PostgreSQL four fixed statements (built once), rows turned into
+    instances without compiling a queryset; elsewhere the ORM selectors."""
+    if connection.vendor != "postgresql":
+        deployment = get_deployment_for_show(actor, deployment_id)
+        if deployment is None:
+            return None, []
+        return deployment, newest_events(deployment.pk)
+    from subscriptions.models import PendingChange, Subscription, SubscriptionAddon
+
+    scope = scope_for(actor)
+    if not scope.everything and scope.tenant_id is None:
+        return None, []
+    if not _SHOW:
+        _SHOW.update(_show_sql())
+    params: list = [Deployment._meta.pk.to_python(deployment_id)]
+    if not scope.everything:
+        params.append(scope.tenant_id)
+    with connection.cursor() as cursor:
+        cursor.execute(_SHOW["deployment"][0 if scope.everything else 1], params)
+        row = cursor.fetchone()
+        if row is None:
+            return None, []
+        deployment, subscription, version, plan = _SHOW["main"].instances(row)
+        Deployment.subscription.related.set_cached_value(deployment, subscription)
+        if subscription is not None:
+            Subscription.deployment.field.set_cached_value(subscription, deployment)
+            Subscription.plan_version.field.set_cached_value(subscription, version)
+            type(version).plan.field.set_cached_value(version, plan)
+            cursor.execute(_SHOW["addons_sql"], [subscription.pk])
+            lines = [_SHOW["addons"].instances(r)[0] for r in cursor.fetchall()]
+            cursor.execute(_SHOW["changes_sql"], [subscription.pk])
+            changes = []
+            for r in cursor.fetchall():
+                change, target, target_plan = _SHOW["changes"].instances(r)
+                PendingChange.target_version.field.set_cached_value(change, target)
+                if target is not None:
+                    type(target).plan.field.set_cached_value(target, target_plan)
+                changes.append(change)
+            subscription._prefetched_objects_cache = {
+                "addons": _prefetched(SubscriptionAddon, lines),
+                "pending_changes": _prefetched(PendingChange, changes),
+            }
+        cursor.execute(_SHOW["events_sql"], [deployment.pk, SHOW_EVENTS])
+        events = [_SHOW["events"].instances(r)[0] for r in cursor.fetchall()]
+    events.reverse()
+    return deployment, events
 
 
 def subscription_of(deployment: Deployment):

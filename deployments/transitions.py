@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
@@ -211,6 +211,91 @@ def write_moves(
     drive_resources(deployment_ids=deployment_ids, to_state=to_state, actor=actor, at=at)
 
 
+# -- the single-row path's statement (PostgreSQL) -----------------------------------
+
+_q = connection.ops.quote_name
+_TABLE = _q(Deployment._meta.db_table)
+_ATTNAMES = [f.attname for f in Deployment._meta.concrete_fields]
+_RETURNING = ", ".join(f"d.{_q(f.column)}" for f in Deployment._meta.concrete_fields)
+#: Row conditions of the map (`may(...).row_conditions`) as SQL on the moved row.
+_CONDITION_SQL = {
+    "tenant_id": f"d.{_q('tenant_id')} = %s",
+    "billing_action_suspended": f"d.{_q('billing_action_suspended')} = %s",
+}
+_move_sql_cache: dict[tuple[bool, tuple[str, ...]], str] = {}
+
+
+def move_sql(*, scoped: bool, conditions: tuple[str, ...]) -> str:
+    """THE statement of a single-row move: lock the row (in the actor's scope:
+    `scoped` adds the tenant), check it is in one of the states the map lets
+    this actor move from (the expected one, if given) and meets the map's row
+    conditions, write MOVE_COLUMNS, and return the state it was in and the
+    row after the move. Fixed text for each shape (at most a handful, built
+    once); the values are parameters: id[, tenant], the MOVE_COLUMNS values,
+    the states, the condition values.
+
+    `old` takes the row lock first (`FOR UPDATE`, waiting for another mover
+    and then reading the row as that one committed it); the UPDATE then joins
+    the locked row, so `old.state` is exactly the state this move leaves, and
+    a row in another state, or that fails a condition, is left as it was
+    (no row returned: the caller finds out why)."""
+    key = (scoped, conditions)
+    sql = _move_sql_cache.get(key)
+    if sql is None:
+        scope = f" AND {_q('tenant_id')} = %s" if scoped else ""
+        where = "".join(f" AND {_CONDITION_SQL[c]}" for c in conditions)
+        assignments = ", ".join(f"{_q(c)} = %s" for c in Deployment.MOVE_COLUMNS)
+        sql = (
+            f"WITH old AS (SELECT {_q('id')}, {_q('state')} FROM {_TABLE} "
+            f"WHERE {_q('id')} = %s{scope} FOR UPDATE) "
+            f"UPDATE {_TABLE} d SET {assignments} FROM old "
+            f"WHERE d.{_q('id')} = old.{_q('id')} AND old.{_q('state')} = ANY(%s){where} "
+            f"RETURNING old.{_q('state')}, {_RETURNING}"
+        )
+        _move_sql_cache[key] = sql
+    return sql
+
+
+def _move_one(
+    deployment_id: UUID, to_state: str, actor: Actor, expected_state: str | None, at: datetime
+) -> tuple[Deployment, str] | None:
+    """The move as one statement (`move_sql`), when the map decides it from the
+    actor alone: the deployment after the move and the state it left, or None
+    when the statement moved nothing (not found, another state, a row
+    condition failed) or cannot express the decision; the caller then takes
+    the general path, which finds out why."""
+    scope = scope_for(actor)
+    if not scope.everything and scope.tenant_id is None:
+        return None
+    sources: list[str] = []
+    conditions: dict[str, object] | None = None
+    for state in STATES if expected_state is None else [expected_state]:
+        decision = decide(state, to_state, actor)
+        if not isinstance(decision, Rule):
+            continue
+        mine = decision.row_conditions(actor) or {}
+        if conditions is not None and mine != conditions:
+            return None
+        conditions = mine
+        sources.append(state)
+    if not sources or not set(conditions) <= set(_CONDITION_SQL):
+        return None
+    keys = tuple(sorted(conditions))
+    values = move_values(to_state, at)
+    # auto_now: the row's write time, also when the move takes effect at `at`
+    values["updated_at"] = timezone.now()
+    params: list[object] = [Deployment._meta.pk.to_python(deployment_id)]
+    if not scope.everything:
+        params.append(scope.tenant_id)
+    params += [*values.values(), sources, *(conditions[k] for k in keys)]
+    with connection.cursor() as cursor:
+        cursor.execute(move_sql(scoped=not scope.everything, conditions=keys), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Deployment.from_db(connection.alias, _ATTNAMES, row[1:]), row[0]
+
+
 def transition_state(
     *,
     deployment_id: UUID,
@@ -236,9 +321,30 @@ def transition_state(
     `expected_state` (StateConflict), then `check_move` (InvalidTransition,
     TransitionForbidden), write MOVE_COLUMNS, then `write_moves`. Raises before
     writing anything.
+
+    On PostgreSQL the lock, the checks and the write are one statement
+    (`move_sql`), its decision taken from the same map (`decide` for every
+    state the row may be in, `Rule.row_conditions` as SQL); only when that
+    statement moves nothing does the general path below lock the row and say
+    why (or, if the row changed meanwhile, move it).
     """
     check_reason(reason)
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            moved = _move_one(deployment_id, to_state, actor, expected_state, at or timezone.now())
+            if moved is not None:
+                deployment, from_state = moved
+                write_moves(
+                    deployment_ids=[deployment.pk],
+                    from_state=from_state,
+                    to_state=to_state,
+                    actor=actor,
+                    reason=reason,
+                    notes=notes,
+                    at=deployment.state_since,
+                    deployment=deployment,
+                )
+                return deployment
         deployment = (
             scope_for(actor)
             .filter(Deployment.objects.all())

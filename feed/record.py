@@ -70,6 +70,47 @@ def record_event(
     )
 
 
+_EVENT_TABLE = connection.ops.quote_name(Event._meta.db_table)
+_INSERT_ONE_SQL = (
+    f"INSERT INTO {_EVENT_TABLE} (type, tenant_id, deployment_id, occurred_at, data, request_id) "
+    "VALUES (%s, %s, %s, %s, %s::jsonb, %s)"
+)
+_encode = DjangoJSONEncoder(separators=(",", ":")).encode
+
+
+def record_event_with(
+    *,
+    with_sql: str,
+    with_params: Sequence[Any],
+    type: str,
+    tenant_id: UUID | None,
+    deployment_id: UUID | None,
+    data: dict[str, Any],
+    request_id: str = "",
+    occurred_at: datetime,
+) -> None:
+    """`record_event`, sent in one statement after `with_sql` (a data-modifying
+    `WITH name AS (INSERT ...)` the caller writes in the same transaction), so
+    the fact and its event cost one round trip. The same checks and the same
+    row as `record_event` (data encoded by the column's encoder); no instance
+    is returned. PostgreSQL only (its data-modifying WITH)."""
+    check_type(type)
+    _require_transaction()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{with_sql} {_INSERT_ONE_SQL}",
+            [
+                *with_params,
+                type,
+                tenant_id,
+                deployment_id,
+                occurred_at,
+                _encode(data),
+                request_id or "",
+            ],
+        )
+
+
 #: Columns a bulk insert writes, in COPY order.
 _COPY_COLUMNS = ("type", "tenant_id", "deployment_id", "occurred_at", "data", "request_id")
 

@@ -85,8 +85,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn(**env: str) -> Iterator[int]:
-    """gunicorn serving arcadia_cloud.wsgi (1 worker, 4 threads) on a free port."""
+def gunicorn(*, threads: int = 4, **env: str) -> Iterator[int]:
+    """gunicorn serving arcadia_cloud.wsgi (1 worker, `threads` threads) on a free port."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -95,7 +95,7 @@ def gunicorn(**env: str) -> Iterator[int]:
             f"--bind=127.0.0.1:{port}",
             "--workers=1",
             "--worker-class=gthread",
-            "--threads=4",
+            f"--threads={threads}",
             "--log-level=warning",
         ],
         cwd=ROOT,

@@ -267,3 +267,56 @@ class ApiJsonErrorsMiddleware:
             if header.lower() not in {"content-type", "content-length"}:
                 replacement[header] = value
         return replacement
+
+
+# ---- the admin's middleware, kept off the API path ------------------------------
+
+
+class _OutsideApi:
+    """Runs `inner` (a Django middleware) for every path except the API's.
+
+    Sessions, the auth user from the session, messages, CSRF and clickjacking
+    protection serve the admin (a browser with a cookie); the API
+    authenticates each request by its bearer token, has no session or form,
+    and answers JSON. On /api/ the request goes straight to the next
+    middleware: none of their work (a session lookup, CSRF cookie checks,
+    response headers) is paid on the hot path. The inner middleware's hooks
+    (`process_view`, ...) are exposed only if it has them, since Django
+    collects them from the instance, and they skip the API path the same way.
+
+    The class made by `outside_api` also subclasses the middleware it wraps,
+    so Django's checks that look for it (the admin's) still find it.
+    """
+
+    inner_class: type
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.inner = self.inner_class(get_response)
+        for hook in ("process_view", "process_exception", "process_template_response"):
+            if hasattr(self.inner, hook):
+                # an instance attribute: shadows the inherited, unwrapped one
+                setattr(self, hook, self._outside_api(getattr(self.inner, hook)))
+
+    def __call__(self, request):
+        if is_api_path(request.path):
+            return self.get_response(request)
+        return self.inner(request)
+
+    @staticmethod
+    def _outside_api(hook):
+        def skipped_on_api(request, *args):
+            if is_api_path(request.path):
+                return None
+            return hook(request, *args)
+
+        return skipped_on_api
+
+
+def outside_api(middleware: type) -> type:
+    """`middleware`, not run under /api/ (see `_OutsideApi`)."""
+    return type(
+        f"{middleware.__name__}OutsideApi",
+        (_OutsideApi, middleware),
+        {"inner_class": middleware, "__doc__": f"{middleware.__name__}, not under /api/."},
+    )

@@ -168,14 +168,14 @@ class DeploymentViewSet(viewsets.GenericViewSet):
     @extend_schema(operation_id="deployments_show", responses={200: DeploymentShowOut, **ERRORS})
     def retrieve(self, request, pk=None):
         actor = Actor.from_api_request(request)
-        deployment = selectors.get_deployment_for_show(actor, pk)
+        deployment, events = selectors.show_reads(actor, pk)
         if deployment is None:
             raise NotFound()
         return Response(
             {
                 "deployment": render_deployment(deployment, actor),
                 "subscription": render_subscription(selectors.subscription_of(deployment)),
-                "events": [render_event(e) for e in selectors.newest_events(deployment.pk)],
+                "events": [render_event(e) for e in events],
             }
         )
 

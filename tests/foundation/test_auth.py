@@ -107,3 +107,71 @@ def test_last_used_is_written_once_per_window(tenant_identity, django_assert_max
         response = get_me(f"Bearer {issued.raw}")
     assert response.status_code == 200
     assert ApiToken.objects.get(pk=issued.token.pk).last_used_at == first
+
+
+@pytest.mark.django_db
+def test_revocation_takes_effect_on_the_very_next_request(tenant_identity, settings):
+    """No cache between the database and the check: the request right after
+    a revocation (same client, same process, a moment later) is refused."""
+    settings.ARCADIA_THROTTLE_READ = "off"
+    issued = issue_token(user=tenant_identity)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.raw}")
+    assert [client.get("/api/v1/me").status_code for _ in range(3)] == [200, 200, 200]
+    revoke_token(token=issued.token)
+    assert client.get("/api/v1/me").status_code == 401
+    # and an identity disabled behind the token's back, likewise
+    again = issue_token(user=tenant_identity)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {again.raw}")
+    assert client.get("/api/v1/me").status_code == 200
+    type(tenant_identity).objects.filter(pk=tenant_identity.pk).update(is_active=False)
+    assert client.get("/api/v1/me").status_code == 401
+
+
+@pytest.mark.django_db
+def test_authentication_is_one_fixed_statement_and_compiles_no_query(
+    tenant_identity, settings, monkeypatch, django_assert_num_queries
+):
+    from django.db.models.sql.compiler import SQLCompiler
+
+    from arcadia_cloud.auth import TOKEN_LOOKUP_SQL
+
+    settings.ARCADIA_THROTTLE_READ = "off"
+    issued = issue_token(user=tenant_identity)
+    assert get_me(f"Bearer {issued.raw}").status_code == 200  # writes last_used_at
+
+    def compiled(*args, **kwargs):
+        raise AssertionError("the ORM compiled a query on an authenticated /me")
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", compiled)
+    # One statement: the token lookup (the once-a-minute last_used_at write
+    # was done by the request above).
+    with django_assert_num_queries(1) as captured:
+        response = get_me(f"Bearer {issued.raw}")
+    assert response.status_code == 200
+    assert captured.captured_queries[0]["sql"].startswith(TOKEN_LOOKUP_SQL.split("%s")[0])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["tenant_identity", "platform_admin", "controller"])
+def test_the_token_row_builds_the_identity_the_orm_would(request, who):
+    from arcadia_cloud.auth import find_token
+    from arcadia_cloud.services import create_identity, hash_token
+
+    if who == "controller":
+        identity = create_identity(email="controller@arcadia.example", controller=True)
+    else:
+        identity = request.getfixturevalue(who)
+    issued = issue_token(user=identity)
+    token = find_token(issued.raw[4 : 4 + ApiToken.PREFIX_LEN], hash_token(issued.raw))
+    expected = ApiToken.objects.select_related("user__tenant").get(pk=issued.token.pk)
+    assert token.pk == expected.pk
+    assert token._state.adding is False
+    for name in ("digest", "prefix", "name", "created_at", "expires_at", "revoked_at"):
+        assert getattr(token, name) == getattr(expected, name)
+    for name in ("pk", "email", "tenant_id", "roles", "is_active", "is_staff", "date_joined"):
+        assert getattr(token.user, name) == getattr(expected.user, name)
+    assert token.user.tenant == expected.user.tenant
+    if expected.user.tenant is not None:
+        assert token.user.tenant.slug == expected.user.tenant.slug
+    assert find_token(issued.raw[4 : 4 + ApiToken.PREFIX_LEN], "0" * 64) is None

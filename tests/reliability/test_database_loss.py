@@ -52,7 +52,7 @@ def test_lost_in_a_view_is_503(tenant_identity, deployment, monkeypatch, error):
     def lost(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr("deployments.api.views.selectors.get_deployment_for_show", lost)
+    monkeypatch.setattr("deployments.api.views.selectors.show_reads", lost)
     _unavailable_json(_api_client(tenant_identity).get(f"/api/v1/deployments/{deployment.pk}"))
 
 
@@ -266,3 +266,40 @@ def test_backends_killed_under_load_never_give_a_500_nor_a_double_effect(
     assert sorted(rows.values_list("slug", flat=True)) == sorted(keys)
     assert DeploymentEvent.objects.filter(deployment__in=rows).count() == len(keys)
     assert IdempotencyRecord.objects.filter(key__in=keys).count() == len(keys)
+
+
+@pytest.fixture
+def one_thread_server(transactional_db):
+    # One thread, so one persistent database connection serves every request.
+    with live.gunicorn(threads=1, PGAPPNAME="arcadia-live-test") as port:
+        yield port
+
+
+@requires_postgres
+def test_a_terminated_connection_fails_exactly_one_request_and_the_next_reconnects(
+    one_thread_server, tenant_identity
+):
+    """No per-request health check (`SELECT 1`): the request that finds the
+    persistent connection terminated is the one that fails (503 JSON, as any
+    lost database), Django discards the connection at its end, and the next
+    request opens a new one."""
+    token = token_for(tenant_identity)
+    auth = {"Authorization": f"Bearer {token}"}
+    path = "/api/v1/deployments?limit=5"
+    assert live.request(one_thread_server, "GET", path, None, auth)[0] == 200
+    with psycopg.connect(live.database_url(), autocommit=True) as killer:
+        before = _app_backends(killer, waiting=False)
+        assert len(before) == 1
+        killer.execute("SELECT pg_terminate_backend(%s)", [before[0]])
+        deadline = time.monotonic() + 10
+        while _app_backends(killer, waiting=False) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        answers = [live.request(one_thread_server, "GET", path, None, auth) for _ in range(4)]
+        after = _app_backends(killer, waiting=False)
+    status, headers, body = answers[0]
+    assert status == 503, body
+    assert live.json_of(answers[0]) == {"error": "unavailable"}
+    assert headers["Retry-After"] == "1"
+    assert [a[0] for a in answers[1:]] == [200, 200, 200]
+    assert len(after) == 1  # one new connection, kept
+    assert after != before
