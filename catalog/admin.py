@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -20,6 +20,7 @@ from catalog import selectors, services
 from catalog.models import Addon, Plan, PlanVersion
 from console.money import MajorUnitsPriceForm, major_text, money_or_dash
 from console.safety import SafeAdminMixin
+from subscriptions.models import Subscription
 
 VERSION_FIELDS = [
     "plan",
@@ -315,9 +316,43 @@ class PlanVersionAdmin(SafeAdminMixin, admin.ModelAdmin):
             },
         )
 
-    @admin.action(description="Retire (no new subscribers)", permissions=["change"])
+    @admin.action(description="Retire (no new subscribers)…", permissions=["change"])
     def retire(self, request, queryset):
-        self._apply(request, queryset, services.retire_plan_version, "retired")
+        """First a confirmation page (each version, its subscribers, who keep
+        it, and what happens to it); then the service, one version at a time."""
+        if "confirm" in request.POST:
+            self._apply(request, queryset, services.retire_plan_version, "retired")
+            return None
+        versions = list(queryset.select_related("plan").order_by("plan__code", "pk"))
+        subscribers = dict(
+            Subscription.objects.filter(plan_version__in=[v.pk for v in versions])
+            .order_by()
+            .values_list("plan_version")
+            .annotate(n=Count("id"))
+        )
+        rows = [
+            {
+                "version": version,
+                "price": money_or_dash(version.price_cents, version.currency),
+                "subscribers": subscribers.get(version.pk, 0),
+                "already": version.is_retired,
+                "draft": not version.is_published,
+            }
+            for version in versions
+        ]
+        return TemplateResponse(
+            request,
+            "admin/catalog/planversion/retire_confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Retire plan versions?",
+                "rows": rows,
+                "retirable": sum(1 for row in rows if not row["already"] and not row["draft"]),
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "media": self.media,
+            },
+        )
 
     def _apply(self, request, queryset, service, verb: str) -> None:
         done = 0

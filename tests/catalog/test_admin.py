@@ -110,13 +110,43 @@ def test_add_version_takes_the_next_number_as_a_draft(superuser_client):
     assert created.price_cents == 24900
 
 
-def test_retire_action_takes_a_version_off_sale(superuser_client):
+def test_retire_action_asks_first_then_takes_a_version_off_sale(superuser_client):
+    from tests.admin.conftest import subscribe
+    from tests.factories import TenantFactory, make_deployment
+
     version = PlanVersion.objects.get(plan__code="hobby")
-    superuser_client.post(
+    tenant = TenantFactory()
+    for i in range(2):
+        subscribe(make_deployment(tenant, slug=f"hobbyist-{i}"), "hobby")
+    response = superuser_client.post(
         "/admin/catalog/planversion/", {"action": "retire", "_selected_action": [version.pk]}
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'id="retire-list"' in body
+    assert "off sale; its 2 subscribers keep it" in body
+    assert "Yes, retire 1 version" in body
+    version.refresh_from_db()
+    assert not version.is_retired  # nothing happens before the confirmation
+    superuser_client.post(
+        "/admin/catalog/planversion/",
+        {"action": "retire", "_selected_action": [version.pk], "confirm": "1"},
     )
     version.refresh_from_db()
     assert version.is_retired
+
+
+def test_retire_confirmation_offers_nothing_for_a_draft_or_a_retired_version(
+    superuser_client, draft
+):
+    response = superuser_client.post(
+        "/admin/catalog/planversion/", {"action": "retire", "_selected_action": [draft.pk]}
+    )
+    body = response.content.decode()
+    assert "a draft is not on sale: delete it instead" in body
+    assert 'id="console-submit"' not in body
+    draft.refresh_from_db()
+    assert draft.retired_at is None
 
 
 def test_publish_action_on_a_published_version_warns_and_changes_nothing(superuser_client):
