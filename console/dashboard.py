@@ -16,8 +16,9 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from billing.selectors import monthly_recurring_revenue, revenue_totals
-from console.charts import Bar, bar_chart, format_money, state_badge, state_colour
+from console.charts import Bar, bar_chart, format_money, state_colour
 from console.forms import state_label
+from console.timeline import fleet_recent, linked
 from deployments import selectors
 from deployments.diagram import svg as state_diagram_svg
 from subscriptions.selectors import scheduled_cancellations, trials_ending_within
@@ -25,6 +26,8 @@ from webhooks.selectors import dispatch_lag, failing_endpoints
 
 #: "Trials ending soon" looks this many days ahead.
 TRIAL_DAYS_AHEAD = 7
+#: Events in the dashboard's "Latest events" (every kind, from the feed).
+LATEST = 20
 
 
 def dashboard_view(request: HttpRequest) -> HttpResponse:
@@ -37,7 +40,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     past_due = selectors.past_due_older_than()
     revenue = monthly_recurring_revenue()
     totals = revenue_totals(revenue)
-    events = selectors.latest_events(20)
+    events = linked(fleet_recent(limit=LATEST).rows)
     changelist = reverse("admin:deployments_deployment_changelist")
     lag = dispatch_lag()
     context = {
@@ -78,15 +81,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             for line in revenue
         ],
         "revenue_totals": [format_money(c, cur) for cur, c in totals.items()],
-        "events": [
-            {
-                "event": e,
-                "from_badge": state_badge(e.from_state) if e.from_state else None,
-                "to_badge": state_badge(e.to_state),
-                "url": reverse("admin:deployments_deployment_change", args=[e.deployment_id]),
-            }
-            for e in events
-        ],
+        "events": events,
         "tiles": _tiles(changelist, lag),
         "lag": lag,
         "diagram": mark_safe(state_diagram_svg()),  # generated from the map, names escaped

@@ -12,8 +12,7 @@ from arcadia_cloud.models import Tenant, User
 from arcadia_cloud.money import format_money
 from billing.selectors import monthly_recurring_revenue, revenue_totals
 from console.charts import state_badge
-from console.timeline import tenant_recent
-from deployments.models import Deployment
+from console.timeline import linked, tenant_recent
 from deployments.selectors import state_counts_of_tenant
 from subscriptions.models import Subscription
 
@@ -38,8 +37,6 @@ def tenant_hub(tenant: Tenant) -> dict:
         User.objects.filter(tenant_id=tenant.pk).order_by("email").only("email", "name")[:SHOWN]
     )
     recent = tenant_recent(tenant.pk)
-    ids = {row.deployment_id for row in recent.rows if row.deployment_id}
-    slugs = dict(Deployment.objects.filter(pk__in=ids).values_list("pk", "slug")) if ids else {}
     return {
         "states": [
             {
@@ -75,16 +72,5 @@ def tenant_hub(tenant: Tenant) -> dict:
         "identities": identities,
         "identities_url": reverse("admin:arcadia_cloud_user_changelist")
         + f"?tenant__id__exact={tenant.pk}",
-        "events": [
-            {
-                "row": row,
-                "slug": slugs.get(row.deployment_id, ""),
-                "url": (
-                    reverse("admin:deployments_deployment_change", args=[row.deployment_id])
-                    if row.deployment_id in slugs
-                    else ""
-                ),
-            }
-            for row in recent.rows
-        ],
+        "events": linked(recent.rows),
     }

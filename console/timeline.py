@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -23,6 +24,7 @@ from arcadia_cloud.money import format_money
 from console.charts import state_badge
 from console.dates import utc_text
 from deployments.diagram import DEFAULT_COLOUR, state_colour
+from deployments.models import Deployment
 from feed.selectors import FeedEvent, FeedPage, latest_events
 
 #: Rows per page of a deployment's timeline (older ones: the "Older" link).
@@ -69,6 +71,43 @@ def deployment_timeline(
 def tenant_recent(tenant_id: UUID, *, limit: int = TENANT_RECENT) -> Timeline:
     """The tenant's newest events, all its deployments together. One query."""
     return _timeline(latest_events(tenant_id=tenant_id, limit=limit))
+
+
+def fleet_recent(*, limit: int = TENANT_RECENT) -> Timeline:
+    """The newest events of every deployment together (the dashboard). One query."""
+    return _timeline(latest_events(limit=limit))
+
+
+def linked(rows: list[TimelineRow]) -> list[dict]:
+    """Each row with its deployment's slug, tenant slug and page link (one
+    query for all of them; none when no row names a deployment)."""
+    ids = {row.deployment_id for row in rows if row.deployment_id}
+    names = (
+        {
+            pk: (slug, tenant)
+            for pk, slug, tenant in Deployment.objects.filter(pk__in=ids).values_list(
+                "pk", "slug", "tenant__slug"
+            )
+        }
+        if ids
+        else {}
+    )
+    out = []
+    for row in rows:
+        slug, tenant = names.get(row.deployment_id, ("", ""))
+        out.append(
+            {
+                "row": row,
+                "slug": slug,
+                "tenant": tenant,
+                "url": (
+                    reverse("admin:deployments_deployment_change", args=[row.deployment_id])
+                    if slug
+                    else ""
+                ),
+            }
+        )
+    return out
 
 
 def _timeline(page: FeedPage) -> Timeline:

@@ -3,7 +3,7 @@
 The reads an actor makes go through its tenant scope (`deployments_visible_to`,
 `get_deployment_visible_to`, `get_deployment_for_show`, all built on
 `arcadia_cloud.scope.scope_for`). The reads further down (`tenant_deployments`,
-the dashboard counts, `latest_events`, the batch candidates) are for operators
+the dashboard counts, the batch candidates) are for operators
 and batch commands, who see every tenant; no API view uses them."""
 
 from __future__ import annotations
@@ -225,14 +225,6 @@ def past_due_older_than(
     }
     row = Deployment.objects.filter(state=State.PAST_DUE).aggregate(**aggregates)
     return {d: row[f"d{d}"] for d in days}
-
-
-def latest_events(limit: int = 20) -> list[DeploymentEvent]:
-    """The newest events across all deployments, newest first, with their deployment
-    and tenant (one query)."""
-    return list(
-        DeploymentEvent.objects.select_related("deployment__tenant").order_by("-id")[:limit]
-    )
 
 
 def tenant_deployments(tenant_id, *, exclude_id=None, limit: int = 10) -> list[Deployment]:

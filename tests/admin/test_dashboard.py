@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
 from billing.selectors import monthly_recurring_revenue, revenue_totals
-from deployments.models import Deployment, DeploymentEvent
+from deployments.models import Deployment
 from deployments.transitions import transition_state
 from tests.admin.conftest import SYSTEM, subscribe
 from tests.factories import make_deployment, put_in_state
@@ -87,15 +87,30 @@ def test_dashboard_figures_match_the_data(support_client, platform):
     assert 'class="state-diagram"' in body
 
 
-def test_latest_events_are_the_20_newest(support_client, platform, tenant_a):
+def test_latest_events_are_the_20_newest_of_every_kind(support_client, platform, tenant_a):
+    from feed.models import Event
+
     for i in range(10):
         make_deployment(tenant_a, slug=f"late-{i}")
+    newest = subscribe(make_deployment(tenant_a, slug="newest"), "studio")
     response = support_client.get(URL)
-    events = [row["event"] for row in response.context["events"]]
-    assert len(events) == 20
-    ids = [e.id for e in events]
-    assert ids == sorted(ids, reverse=True)
-    assert ids[0] == DeploymentEvent.objects.order_by("-id").first().id
+    rows = [e["row"] for e in response.context["events"]]
+    assert len(rows) == 20
+    positions = [row.position for row in rows]
+    assert positions == sorted(positions, reverse=True)
+    expected = list(
+        Event.objects.filter(position__isnull=False)
+        .order_by("-position")
+        .values_list("position", flat=True)[:20]
+    )
+    assert positions == expected
+    # not only moves: the newest is the subscription, on its deployment's row
+    assert rows[0].type == "subscription.created"
+    first = response.context["events"][0]
+    assert (first["slug"], first["tenant"]) == ("newest", "acme")
+    assert str(newest.deployment_id) in first["url"]
+    body = response.content.decode()
+    assert 'data-type="subscription.created"' in body
 
 
 @pytest.mark.parametrize("extra", [0, 30])
@@ -106,12 +121,13 @@ def test_dashboard_query_count_is_bounded(
         subscribe(make_deployment(tenant_a, slug=f"more-{i}"), "studio", "storage_50gb")
     # session, user, user perms, group perms, counts by state, counts by region,
     # past_due aging (one conditional aggregate), revenue from plans, revenue
-    # from add-ons, latest events with deployment and tenant, the webhook
-    # dispatch lag (one statement, after the feed's "settle own pending
-    # events", run only inside a transaction as this test is); the tiles:
-    # failing endpoints, overrides on, trials ending within 7 days, scheduled
-    # cancellations
-    with django_assert_max_num_queries(16):
+    # from add-ons, latest events (one page of the feed) and their
+    # deployments' slugs and tenants, the webhook dispatch lag (one
+    # statement); before each of the two feed reads, the feed's "settle own
+    # pending events" (run only inside a transaction, as this test is); the
+    # tiles: failing endpoints, overrides on, trials ending within 7 days,
+    # scheduled cancellations
+    with django_assert_max_num_queries(18):
         response = support_client.get(URL)
     assert response.status_code == 200
 
