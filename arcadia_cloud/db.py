@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import psycopg
-from django.db import connection
+from django.db import connection, connections
+
+T = TypeVar("T")
 
 
 class _LoggedCursor:
@@ -200,3 +205,49 @@ class RowModels:
                 self.parts, self.attnames, self.spans, strict=True
             )
         ]
+
+
+def walk_in_threads(walk: Callable[[], Iterator[T]], walkers: int, name: str) -> Iterator[T]:
+    """What `walkers` threads running `walk()` at once yield, in the order
+    they yield it, on the calling thread. Each thread uses its own database
+    connection (Django keeps one per thread) and closes it when done; the
+    first exception a walker raises is re-raised here once every walker has
+    stopped, so what the others committed meanwhile is still reported. One
+    walker: `walk()` on the calling thread, no thread at all."""
+    if walkers == 1:
+        yield from walk()
+        return
+    finished: queue.SimpleQueue = queue.SimpleQueue()
+    exited = object()  # a walker's last message, after all its items
+
+    def work() -> None:
+        error = None
+        try:
+            for item in walk():
+                finished.put((None, item))
+        except BaseException as exc:  # re-raised on the calling thread
+            error = exc
+        finally:
+            connections.close_all()
+            finished.put((exited, error))
+
+    threads = [
+        threading.Thread(target=work, name=f"{name}-{n}", daemon=True) for n in range(walkers)
+    ]
+    for thread in threads:
+        thread.start()
+    error = None
+    running = walkers
+    try:
+        while running:
+            tag, value = finished.get()
+            if tag is exited:
+                running -= 1
+                error = error or value
+                continue
+            yield value
+    finally:
+        for thread in threads:
+            thread.join()
+    if error is not None:
+        raise error

@@ -29,21 +29,19 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
-from arcadia_cloud.db import copy_text, fetch_rows, server_binding_cursor
+from arcadia_cloud.db import copy_text, fetch_rows, server_binding_cursor, walk_in_threads
 from arcadia_cloud.errors import DomainError
 from billing.history import PlanVersions, SubscriptionRow, any_of, histories_for
 from billing.models import Statement
@@ -275,44 +273,7 @@ def _walk_all(
     as_of: datetime, batch_size: int, walkers: int, dry_run: bool
 ) -> Iterator[tuple[ClockResult, int]]:
     """(chunk result, rows in the chunk) for every chunk of every walker."""
-    if walkers == 1:
-        yield from _walk(as_of, batch_size, dry_run)
-        return
-    finished: queue.SimpleQueue = queue.SimpleQueue()
-    exited = object()
-
-    def work() -> None:
-        error = None
-        try:
-            for item in _walk(as_of, batch_size, dry_run):
-                finished.put(item)
-        except BaseException as exc:  # re-raised on the calling thread
-            error = exc
-        finally:
-            connections.close_all()
-            finished.put((exited, error))
-
-    threads = [
-        threading.Thread(target=work, name=f"billing-clock-{n}", daemon=True)
-        for n in range(walkers)
-    ]
-    for thread in threads:
-        thread.start()
-    error = None
-    running = walkers
-    try:
-        while running:
-            first, second = finished.get()
-            if first is exited:
-                running -= 1
-                error = error or second
-                continue
-            yield first, second
-    finally:
-        for thread in threads:
-            thread.join()
-    if error is not None:
-        raise error
+    return walk_in_threads(lambda: _walk(as_of, batch_size, dry_run), walkers, "billing-clock")
 
 
 def _walk(as_of: datetime, batch_size: int, dry_run: bool) -> Iterator[tuple[ClockResult, int]]:

@@ -31,18 +31,16 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
-from arcadia_cloud.db import fetch_rows, server_binding_cursor
+from arcadia_cloud.db import fetch_rows, server_binding_cursor, walk_in_threads
 from arcadia_cloud.errors import DomainError
 from catalog.errors import PlanOrVersionNotFound
 from catalog.models import Plan, PlanVersion
@@ -366,44 +364,7 @@ def _version_data(version: PlanVersion) -> dict:
 
 
 def _walk_all(run: _Run, batch_size: int, walkers: int) -> Iterator[tuple[MigrationResult, int]]:
-    if walkers == 1:
-        yield from _walk(run, batch_size)
-        return
-    finished: queue.SimpleQueue = queue.SimpleQueue()
-    exited = object()
-
-    def work() -> None:
-        error = None
-        try:
-            for item in _walk(run, batch_size):
-                finished.put(item)
-        except BaseException as exc:  # re-raised on the calling thread
-            error = exc
-        finally:
-            connections.close_all()
-            finished.put((exited, error))
-
-    threads = [
-        threading.Thread(target=work, name=f"plan-migration-{n}", daemon=True)
-        for n in range(walkers)
-    ]
-    for thread in threads:
-        thread.start()
-    error = None
-    running = walkers
-    try:
-        while running:
-            first, second = finished.get()
-            if first is exited:
-                running -= 1
-                error = error or second
-                continue
-            yield first, second
-    finally:
-        for thread in threads:
-            thread.join()
-    if error is not None:
-        raise error
+    return walk_in_threads(lambda: _walk(run, batch_size), walkers, "plan-migration")
 
 
 def _walk(run: _Run, batch_size: int) -> Iterator[tuple[MigrationResult, int]]:

@@ -1,5 +1,6 @@
-"""A cursor is opaque, but a client can craft one: any value the events list
-cannot use is a 400 naming the parameter, never a 500, and changes nothing."""
+"""A cursor is opaque, but a client can craft one: any value a cursor-paginated
+list (a deployment's events, its statements, an endpoint's deliveries) cannot
+use is a 400 naming the parameter, never a 500, and changes nothing."""
 
 from __future__ import annotations
 
@@ -8,15 +9,38 @@ from urllib.parse import quote
 
 import pytest
 
+from arcadia_cloud.actors import Actor
 from deployments.models import DeploymentEvent
+from feed.models import Event
+from webhooks import services as webhooks
 
 pytestmark = pytest.mark.django_db
+
+#: every list paged by an opaque `cursor`
+CURSOR_LISTS = ["events", "statements", "deliveries"]
+
+
+@pytest.fixture
+def list_url(request, settings, tenant, deployment):
+    """The path of the list named by the test's `route` parameter."""
+    route = request.param
+    if route == "deliveries":
+        settings.ARCADIA_WEBHOOK_ALLOW_HOSTS = ["127.0.0.1"]
+        endpoint = webhooks.create_endpoint(
+            actor=Actor(kind="operator", label="ops@arcadia.example"),
+            url="http://127.0.0.1:9/hook",
+            types=[],
+            tenant_id=tenant.pk,
+        ).endpoint
+        return f"/api/v1/webhook-endpoints/{endpoint.pk}/deliveries"
+    return f"/api/v1/deployments/{deployment.pk}/{route}"
 
 
 def _cursor(querystring: str) -> str:
     return quote(base64.b64encode(querystring.encode()).decode())
 
 
+@pytest.mark.parametrize("list_url", CURSOR_LISTS, indirect=True)
 @pytest.mark.parametrize(
     "decoded",
     [
@@ -32,17 +56,17 @@ def _cursor(querystring: str) -> str:
         "r=abc",
     ],
 )
-def test_a_crafted_cursor_is_400_naming_the_parameter(tenant_client, deployment, decoded):
+def test_a_crafted_cursor_is_400_naming_the_parameter(tenant_client, list_url, decoded):
     events = DeploymentEvent.objects.count()
-    response = tenant_client.get(
-        f"/api/v1/deployments/{deployment.pk}/events?cursor={_cursor(decoded)}"
-    )
+    facts = Event.objects.count()
+    response = tenant_client.get(f"{list_url}?cursor={_cursor(decoded)}")
     assert response.status_code == 400, response.content
     assert response["Content-Type"].startswith("application/json")
     body = response.json()
     assert body["error"] == "bad_request"
     assert list(body["detail"]) == ["cursor"]
     assert DeploymentEvent.objects.count() == events
+    assert Event.objects.count() == facts
 
 
 def test_a_cursor_the_server_wrote_still_pages(tenant_client, deployment):
