@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -20,7 +20,7 @@ from catalog import selectors, services
 from catalog.models import Addon, Plan, PlanVersion
 from console.money import MajorUnitsPriceForm, major_text, money_or_dash
 from console.safety import SafeAdminMixin
-from subscriptions.models import Subscription
+from subscriptions.selectors import subscriber_counts
 
 VERSION_FIELDS = [
     "plan",
@@ -325,12 +325,7 @@ class PlanVersionAdmin(SafeAdminMixin, admin.ModelAdmin):
             self._apply(request, queryset, services.retire_plan_version, "retired")
             return None
         versions = list(queryset.select_related("plan").order_by("plan__code", "pk"))
-        subscribers = dict(
-            Subscription.objects.filter(plan_version__in=[v.pk for v in versions])
-            .order_by()
-            .values_list("plan_version")
-            .annotate(n=Count("id"))
-        )
+        subscribers = subscriber_counts([v.pk for v in versions])
         rows = [
             {
                 "version": version,

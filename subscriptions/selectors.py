@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
 from subscriptions.models import PendingChange, Subscription, SubscriptionAddon
@@ -69,3 +69,14 @@ def scheduled_cancellations() -> QuerySet[PendingChange]:
     return PendingChange.objects.filter(
         PendingChange.PENDING, kind=PendingChange.Kind.CANCEL
     ).order_by()
+
+
+def subscriber_counts(plan_version_ids: list[int]) -> dict[int, int]:
+    """How many subscriptions each plan version has (versions with none are
+    left out). One query."""
+    return dict(
+        Subscription.objects.filter(plan_version__in=plan_version_ids)
+        .order_by()
+        .values_list("plan_version")
+        .annotate(n=Count("id"))
+    )
