@@ -118,7 +118,9 @@ class Deployment(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["tenant", "-created_at"], name="deployment_tenant_created"),
+            models.Index(
+                fields=["tenant", "-created_at", "-id"], name="deployment_tenant_created_id"
+            ),
             models.Index(fields=["state", "state_since"], name="deployment_state_since"),
             models.Index(fields=["region", "state"], name="deployment_region_state"),
             models.Index(fields=["-created_at", "-id"], name="deployment_created"),

@@ -53,6 +53,70 @@ def get_deployment_for_show(actor: Actor, deployment_id: UUID | str) -> Deployme
     )
 
 
+# -- the list endpoint's page --------------------------------------------------------
+
+
+def deployment_page(
+    actor: Actor, conditions: dict[str, object], *, limit: int, offset: int
+) -> tuple[int, list[dict]]:
+    """The list endpoint's read: how many deployments `actor` may see match
+    `conditions` (field name -> value, each an equality), and `limit` of them
+    from `offset` in the model's order (newest first), each in the
+    deployment's shape as `actor` sees it (`deployments.shapes`).
+
+    On PostgreSQL one statement counts and reads the page, and builds each
+    row's shape in SQL (`shapes.shape_columns_sql`): no queryset compiled, no
+    model instance built. Elsewhere the ORM."""
+    from deployments.shapes import SHAPE_KEYS, deployment_shape, shape_columns_sql
+
+    scope = scope_for(actor)
+    if not scope.everything and scope.tenant_id is None:
+        return 0, []
+    if connection.vendor != "postgresql":
+        queryset = scope.filter(Deployment.objects.filter(**conditions))
+        page = queryset[offset : offset + limit]
+        return queryset.count(), [deployment_shape(d, actor) for d in page]
+    where = []
+    params: dict[str, object] = {"limit": limit, "offset": offset}
+    if not scope.everything:
+        where.append("d.tenant_id = %(scope_tenant_id)s")
+        params["scope_tenant_id"] = scope.tenant_id
+    for name, value in conditions.items():
+        column = Deployment._meta.get_field(name).column
+        where.append(f"d.{column} = %(where_{column})s")
+        params[f"where_{column}"] = value
+    columns, shape_params = shape_columns_sql("d", actor)
+    params.update(shape_params)
+    filtered = f"{Deployment._meta.db_table} d WHERE {' AND '.join(where) or 'TRUE'}"
+    # One row even when the page is empty: the count, and the page's columns
+    # NULL. The shape is computed over the page's rows only (outside the
+    # LIMIT), not over every row the filter matches.
+    sql = (
+        f"SELECT n.total, {columns} FROM (SELECT count(*) AS total FROM {filtered}) n "
+        f"LEFT JOIN LATERAL (SELECT * FROM {filtered} ORDER BY {_ORDER_BY} "
+        f"LIMIT %(limit)s OFFSET %(offset)s) d ON TRUE ORDER BY {_ORDER_BY}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    total = rows[0][0]
+    return total, [
+        dict(zip(SHAPE_KEYS, row[1:], strict=True)) for row in rows if row[1] is not None
+    ]
+
+
+def _order_by(model, alias: str) -> str:
+    """The model's default ordering as SQL over `alias`."""
+    terms = []
+    for name in model._meta.ordering:
+        field = model._meta.get_field(name.lstrip("-"))
+        terms.append(f"{alias}.{field.column}{' DESC' if name.startswith('-') else ''}")
+    return ", ".join(terms)
+
+
+_ORDER_BY = _order_by(Deployment, "d")
+
+
 # -- the show endpoint's reads on fixed SQL (PostgreSQL) -----------------------------
 
 

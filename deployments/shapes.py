@@ -6,9 +6,12 @@ whoever reads the feed later, so there `allowed_transitions` are the moves the
 deployment's own tenant may make: the view every reader can act on.
 
 Two renderings of the same fields: `deployment_shape` in Python (the API, and
-single-row events), and `deployment_shape_sql` in SQL for the set-based batch,
-which writes thousands of events in one statement without a row passing
-through Python. A test holds the two to the same output for every state.
+single-row events), and in SQL: `deployment_shape_sql` (the tenant's view, as
+jsonb) for the set-based batch, which writes thousands of events in one
+statement without a row passing through Python, and `shape_columns_sql` (any
+actor's view, one column per field) for the list endpoint, which reads a page
+of shapes without building a model instance. Tests hold the SQL to the
+Python output for every state and every kind of actor.
 """
 
 from __future__ import annotations
@@ -83,18 +86,72 @@ def _sql_allowed_transitions(state_column: str) -> str:
     return f"CASE {state_column} {' '.join(cases)} ELSE '[]'::jsonb END"
 
 
+def _sql_value(alias: str, field: str) -> str:
+    column = f"{alias}.{field}"
+    if field in _UUIDS:
+        return f"{column}::text"
+    if field in _TIMES:
+        return iso_sql(column)
+    return column
+
+
+def _sql_allowed_for(alias: str, actor: Actor) -> tuple[str, dict[str, object]]:
+    """`allowed_targets(row, actor)` as a PostgreSQL text[] expression over the
+    row `alias`, and its named parameters: each move of the row's state kept
+    when the row meets the rule's `row_conditions` for `actor` (the set-based
+    path's reading of the same rule, `Rule.refusal_sql`), in map order."""
+    from deployments.transitions import _BY_SOURCE
+
+    params: dict[str, object] = {}
+    decisions = []
+    for state, rules in _BY_SOURCE.items():
+        for rule in rules:
+            allowed, _overridden, values = rule.refusal_sql(actor, alias)
+            for name, value in values.items():
+                if params.setdefault(name, value) != value:
+                    raise AssertionError(f"{name}: two values for one actor")
+            decisions.append((state, rule.to_state, allowed))
+    # The text depends on the conditions' columns only (their values are
+    # parameters): built once per kind of actor.
+    key = (alias, tuple(decisions))
+    if key not in _ALLOWED_SQL:
+        cases = []
+        for state in _BY_SOURCE:
+            items = [
+                f"CASE WHEN {allowed} THEN '{target}' END"
+                for source, target, allowed in decisions
+                if source == state and allowed != "FALSE"
+            ]
+            if items:
+                cases.append(f"WHEN '{state}' THEN array_remove(ARRAY[{', '.join(items)}], NULL)")
+        _ALLOWED_SQL[key] = (
+            f"CASE {alias}.state {' '.join(cases)} ELSE '{{}}'::text[] END"
+            if cases
+            else "'{}'::text[]"  # an actor who may make no move at all
+        )
+    return _ALLOWED_SQL[key], params
+
+
+_ALLOWED_SQL: dict[tuple, str] = {}
+
+
+def shape_columns_sql(alias: str, actor: Actor) -> tuple[str, dict[str, object]]:
+    """`deployment_shape(row, actor)` as a PostgreSQL select list over the row
+    `alias`: one column per key of the shape, in order (`SHAPE_KEYS`), each
+    already in the API's form (uuids and timestamps as their text), and the
+    named parameters it uses (`rule_*`)."""
+    allowed, params = _sql_allowed_for(alias, actor)
+    columns = [_sql_value(alias, field) for field in FIELDS]
+    return ", ".join([*columns, allowed]), params
+
+
+#: The keys of `shape_columns_sql`'s columns, in order.
+SHAPE_KEYS = (*FIELDS, "allowed_transitions")
+
+
 def deployment_shape_sql(alias: str) -> str:
     """A PostgreSQL expression building `event_view` of the row `alias` (a
     `deployments_deployment` row) as jsonb."""
-    parts = []
-    for field in FIELDS:
-        column = f"{alias}.{field}"
-        if field in _UUIDS:
-            value = f"{column}::text"
-        elif field in _TIMES:
-            value = iso_sql(column)
-        else:
-            value = column
-        parts.append(f"'{field}', {value}")
+    parts = [f"'{field}', {_sql_value(alias, field)}" for field in FIELDS]
     parts.append(f"'allowed_transitions', {_sql_allowed_transitions(f'{alias}.state')}")
     return f"jsonb_build_object({', '.join(parts)})"

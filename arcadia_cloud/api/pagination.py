@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from urllib import parse
 
 from rest_framework import pagination
 from rest_framework.response import Response
@@ -102,6 +103,41 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.view = view
         return super().paginate_queryset(queryset, request, view)
+
+    # DRF's links, the same URLs (the request's, `limit` set, `offset` set or
+    # dropped at 0, the query sorted), built in one pass over the URL instead of two.
+    def get_next_link(self):
+        if self.offset + self.limit >= self.count:
+            return None
+        return self._link(self.offset + self.limit)
+
+    def get_previous_link(self):
+        if self.offset <= 0:
+            return None
+        return self._link(max(self.offset - self.limit, 0))
+
+    def _link(self, offset: int) -> str:
+        scheme, netloc, path, query, fragment = parse.urlsplit(self.request.build_absolute_uri())
+        params = parse.parse_qs(query, keep_blank_values=True)
+        params[self.limit_query_param] = [str(self.limit)]
+        if offset > 0:
+            params[self.offset_query_param] = [str(offset)]
+        else:
+            params.pop(self.offset_query_param, None)
+        query = parse.urlencode(sorted(params.items()), doseq=True)
+        return parse.urlunsplit((scheme, netloc, path, query, fragment))
+
+    def bounds(self, request, view) -> tuple[int, int]:
+        """(limit, offset) asked for, for a view that reads its page and its
+        count itself (then `counted_response`); the same 400s."""
+        self.request, self.view = request, view
+        self.limit, self.offset = self.get_limit(request), self.get_offset(request)
+        return self.limit, self.offset
+
+    def counted_response(self, rows: list, count: int):
+        """The page response for rows read after `bounds`, of `count` in all."""
+        self.count = count
+        return self.get_paginated_response(rows)
 
     def get_schema_operation_parameters(self, view):
         return [

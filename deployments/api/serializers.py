@@ -16,26 +16,11 @@ from arcadia_cloud.api import fields
 from arcadia_cloud.formats import iso
 from deployments.api.subscription_rendering import SubscriptionOut
 from deployments.api.subscription_serializers import CodeField
-from deployments.models import SLUG_PATTERN, Deployment, DeploymentEvent, LlmMode, State
-from deployments.transitions import allowed_targets
+from deployments.models import SLUG_PATTERN, DeploymentEvent, LlmMode, State
+from deployments.shapes import deployment_shape
 
-
-def render_deployment(deployment: Deployment, actor) -> dict:
-    return {
-        "id": str(deployment.id),
-        "tenant_id": str(deployment.tenant_id),
-        "slug": deployment.slug,
-        "display_name": deployment.display_name,
-        "region": deployment.region,
-        "state": deployment.state,
-        "state_since": iso(deployment.state_since),
-        "llm_mode": deployment.llm_mode,
-        "template_code": deployment.template_code,
-        "template_version": deployment.template_version,
-        "billing_action_suspended": deployment.billing_action_suspended,
-        "created_at": iso(deployment.created_at),
-        "allowed_transitions": allowed_targets(deployment, actor),
-    }
+#: The deployment as the caller sees it: its one shape (`deployments.shapes`).
+render_deployment = deployment_shape
 
 
 def render_event(event: DeploymentEvent) -> dict:

@@ -42,6 +42,7 @@ from deployments.api.serializers import (
     render_deployment,
     render_event,
 )
+from deployments.models import Deployment
 from deployments.services import create_deployment
 from deployments.transitions import transition_state
 from subscriptions.selectors import get_subscription_for_deployment
@@ -98,10 +99,11 @@ class DeploymentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(operation_id="deployments_list", responses={200: DeploymentListOut, **ERRORS})
     def list(self, request):
-        queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
         actor = Actor.from_api_request(request)
-        return self.get_paginated_response([render_deployment(d, actor) for d in page])
+        conditions = FilterBackend().conditions(request, Deployment.objects.none(), self)
+        limit, offset = self.paginator.bounds(request, self)
+        count, rows = selectors.deployment_page(actor, conditions, limit=limit, offset=offset)
+        return self.paginator.counted_response(rows, count)
 
     @extend_schema(
         operation_id="deployments_create",

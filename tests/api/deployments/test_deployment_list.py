@@ -159,3 +159,35 @@ def test_show_has_the_100_newest_events_oldest_first(tenant_client, actors_api, 
     assert [e["id"] for e in body["events"]] == sorted(newest)
     assert body["subscription"] is None
     assert body["deployment"]["id"] == str(deployment.pk)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?limit=10",
+        "?offset=10&limit=10",
+        "?offset=5&limit=10",
+        "?offset=20&limit=10&state=active&region=us-east-1",
+        "?region=a%20b&offset=3&limit=2&z=&tenant_id=x",
+        "?offset=90&limit=10",
+    ],
+)
+def test_page_links_are_drfs(query):
+    """The offset pagination writes its next / previous links in one pass over
+    the URL: the same links DRF's own pagination writes."""
+    from rest_framework import pagination
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from arcadia_cloud.api.pagination import LimitOffsetPagination
+
+    request = Request(APIRequestFactory().get(f"/api/v1/deployments{query}"))
+    ours, drfs = LimitOffsetPagination(), pagination.LimitOffsetPagination()
+    for paginator in (ours, drfs):
+        paginator.request = request
+        paginator.limit = ours.get_limit(request)
+        paginator.offset = ours.get_offset(request)
+        paginator.count = 95
+    assert ours.get_next_link() == drfs.get_next_link()
+    assert ours.get_previous_link() == drfs.get_previous_link()
