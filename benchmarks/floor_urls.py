@@ -36,8 +36,9 @@ from arcadia_cloud.urls import urlpatterns as product_urlpatterns
 from deployments.events import _AUDIT_WITH_SQL
 from deployments.resource_events import SHAPE_COLUMNS
 from deployments.resources import DRIVES
-from deployments.transitions import move_sql
+from deployments.transitions import SUBSCRIPTION_STATUS_FOR_STATE, move_sql
 from feed.record import _INSERT_ONE_SQL
+from subscriptions.services import status_follow_statement
 
 _lock = threading.Lock()
 _captured: dict[str, list[str]] = {}
@@ -157,17 +158,19 @@ def transition_floor(request, pk: str):
 
 
 # The product's own fixed statements (deployments.transitions.move_sql, the
-# audit + feed event statement of deployments.events / feed.record); the
-# subscription UPDATE as the ORM writes it; the resources' as
+# audit + feed event statement of deployments.events / feed.record, the
+# subscription follow of subscriptions.services); the resources' as
 # deployments.resources writes it.
 _MOVE_SQL = move_sql(scoped=True, conditions=("tenant_id",))
 _EVENT_SQL = f"{_AUDIT_WITH_SQL} {_INSERT_ONE_SQL}"
-_SUBSCRIPTION_SQL = (
-    'UPDATE "subscriptions_subscription" SET "status" = %s, "updated_at" = %s '
-    'WHERE ("subscriptions_subscription"."deployment_id" IN (%s) '
-    'AND NOT ("subscriptions_subscription"."status" = %s) '
-    'AND NOT ("subscriptions_subscription"."status" = \'cancelled\'))'
-)
+
+
+def _subscription_sql(to_state: str, at) -> tuple[str, dict]:
+    return status_follow_statement(
+        status=SUBSCRIPTION_STATUS_FOR_STATE[to_state],
+        deployment_ids_sql="SELECT unnest(%(follow_ids)s::uuid[])",
+        at=at,
+    )
 
 
 def _resources_sql(to_state: str) -> str:
@@ -215,7 +218,8 @@ def _move(pk, to_state, *, tenant_id, label, reason, request_id, at):
                 request_id,
             ],
         )
-        cursor.execute(_SUBSCRIPTION_SQL, [to_state, at, pk, to_state])
+        sql, params = _subscription_sql(to_state, at)
+        cursor.execute(sql, {**params, "follow_ids": [pk]})
         cursor.execute(_RESOURCES_SQL[to_state], [at, pk])
     return row
 

@@ -382,6 +382,15 @@ def set_status_of_deployments(*, deployment_ids: list, status: str) -> int:
     """
     if not deployment_ids:
         return 0
+    if connection.vendor == "postgresql":  # the statement below, not compiled per call
+        sql, params = status_follow_statement(
+            status=status,
+            deployment_ids_sql="SELECT unnest(%(follow_ids)s::uuid[])",
+            at=timezone.now(),
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, {**params, "follow_ids": list(deployment_ids)})
+            return cursor.rowcount
     rows = Subscription.objects.filter(deployment_id__in=deployment_ids).exclude(status=status)
     if status != Status.CANCELLED:
         rows = rows.exclude(status=Status.CANCELLED)

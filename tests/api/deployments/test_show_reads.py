@@ -75,7 +75,11 @@ def _graph(deployment, events) -> dict | None:
                 for change in cache["pending_changes"]
             ],
         }
-    graph["events"] = [_fields(e) for e in events]
+    # events: the model's columns (the show may read them as plain rows)
+    graph["events"] = [
+        {f.attname: getattr(e, f.attname) for f in DeploymentEvent._meta.concrete_fields}
+        for e in events
+    ]
     return graph
 
 
