@@ -21,6 +21,17 @@ from tests.factories import make_deployment
 
 pytestmark = pytest.mark.django_db
 
+#: Names the text must carry through as they are: quotes, backslashes,
+#: control characters, non-ASCII, the line separators.
+AWKWARD = [
+    'a "quoted" \\ name',
+    "tab\there, line\nbreak, bell\x07, del\x7f",
+    "ünïcödé ✓ 雲 🚀",
+    "sep\u2028par\u2029end",
+    "</script>&<>'",
+    "An app",
+]
+
 
 def _actors(tenant, other_tenant) -> dict[str, Actor]:
     return {
@@ -45,6 +56,7 @@ def every_kind_of_row(tenant, other_tenant):
                 rows.append(make_deployment(owner, template_code=None))
                 whole = datetime(2026, 3, 1, 12, 0, len(rows) % 60, tzinfo=UTC)
                 Deployment.objects.filter(pk=rows[-1].pk).update(
+                    display_name=AWKWARD[len(rows) % len(AWKWARD)],
                     state=state,
                     billing_action_suspended=suspended,
                     state_since=whole if len(rows) % 2 else rows[-1].state_since,
@@ -91,6 +103,5 @@ def test_a_page_is_the_orm_page_in_the_shape(tenant, other_tenant, every_kind_of
             expected = deployments_visible_to(actor).filter(**conditions)
             count, rows = deployment_page(actor, conditions, limit=limit, offset=offset)
             assert count == expected.count(), (name, conditions)
-            assert rows == [
-                deployment_shape(d, actor) for d in expected[offset : offset + limit]
-            ], (name, conditions, limit, offset)
+            shapes = [deployment_shape(d, actor) for d in expected[offset : offset + limit]]
+            assert rows == shapes, (name, conditions, limit, offset)
