@@ -16,15 +16,17 @@ differs is only the shape of the writes:
 2. walk the primary key in keyset chunks, one transaction per chunk, each
    chunk ONE statement (PostgreSQL) that
    - locks the next rows: `WHERE state = from AND id >= next ... ORDER BY id
-     LIMIT n FOR UPDATE SKIP LOCKED`, re-checking the filter under the lock:
-     a row another runner has moved no longer matches, a row it is moving
-     right now is locked and skipped, so two runners on two machines never
-     move a deployment twice;
+     LIMIT n FOR UPDATE NOWAIT`, re-checking the filter under the lock: a row
+     another runner has moved no longer matches; when a row is locked right
+     now (another runner, an API transition), the chunk is taken again with
+     `SKIP LOCKED`, which passes it by and counts it, so two runners on two
+     machines never move a deployment twice (the count costs a second scan
+     of the chunk's span, paid only when a lock was met);
    - updates the allowed ones (MOVE_COLUMNS), inserts their audit and feed
      events in primary-key order, makes their subscriptions and resources
      follow (data-modifying `WITH` clauses);
-   - returns the counts, where the walk goes on, and how many matching rows
-     in the chunk's span it could not lock;
+   - returns the counts, where the walk goes on, and (`SKIP LOCKED`) how
+     many matching rows in the chunk's span it could not lock;
    no id list is ever built, so memory is flat in the number of rows;
 3. walk once more the spans where rows were skipped as locked (a lock held by
    a single API transition is released in milliseconds), make every chunk
@@ -56,8 +58,9 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 from uuid import UUID
 
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, OperationalError, connection, connections, transaction
 from django.utils import timezone
+from psycopg.errors import LockNotAvailable
 
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.db import server_binding_cursor
@@ -249,8 +252,9 @@ def transition_batch(
     (`billing_action_suspended`) are refused by the map's permission for a
     system actor, and counted as skipped, unless the actor was built with
     `include_overridden`.
-    Locks: one transaction per chunk, rows locked in primary-key order with
-    SKIP LOCKED. Side effects: the moved rows' subscriptions and resources
+    Locks: one transaction per chunk, rows locked in primary-key order, NOWAIT
+    (the chunk taken again with SKIP LOCKED when another transaction holds
+    one of its rows). Side effects: the moved rows' subscriptions and resources
     follow, in the chunk's transaction. A chunk whose transaction fails is
     rolled back and counted as failed (the rows it would have taken); the
     following chunks still run, on a new connection if the old one is lost.
@@ -461,17 +465,29 @@ class _Run:
         # the chunk is its own transaction, not a part of a caller's
         asynchronous = not connection.in_atomic_block
         try:
-            with transaction.atomic():
-                if connection.vendor == "postgresql":
-                    outcome = self._move_in_one_statement(span, lo, limit, retry, asynchronous)
-                else:
-                    outcome = self._move_row_by_row(span, lo, limit)
+            try:
+                with transaction.atomic():
+                    outcome = self._move(span, lo, limit, retry, asynchronous, nowait=True)
+            except OperationalError as exc:
+                if not isinstance(exc.__cause__, LockNotAvailable):
+                    raise
+                # Another transaction holds a row of the chunk: the chunk again
+                # (nothing of the first try was written), skipping what is locked.
+                with transaction.atomic():
+                    outcome = self._move(span, lo, limit, retry, asynchronous, nowait=False)
         except DatabaseError as exc:
             logger.exception("Batch chunk of deployments from %s failed", lo)
             return self._failed(span, lo, limit, retry, exc)
         if retry:
             outcome.retry = None  # what is still locked now stays skipped
         return outcome
+
+    def _move(
+        self, span: _Span, lo: UUID, limit: int, retry: bool, asynchronous: bool, *, nowait: bool
+    ) -> _ChunkOutcome:
+        if connection.vendor == "postgresql":
+            return self._move_in_one_statement(span, lo, limit, retry, asynchronous, nowait)
+        return self._move_row_by_row(span, lo, limit)
 
     # -- PostgreSQL: one statement per chunk ------------------------------------------
 
@@ -508,10 +524,17 @@ class _Run:
             params.update(rule_params)
         return " AND ".join(parts), params
 
-    def _statement(self, span: _Span, retry: bool) -> tuple[str, dict, bool]:
+    def _statement(self, span: _Span, retry: bool, nowait: bool) -> tuple[str, dict, bool]:
         """The chunk's statement and its run-wide values, built once per run
-        (the map's rule decided once, not once per row)."""
-        key = (span.ids is not None, retry)
+        (the map's rule decided once, not once per row).
+
+        With `nowait` the chunk's rows are locked `NOWAIT`: the statement
+        fails (LockNotAvailable) rather than pass a row another transaction
+        holds, so when it succeeds no matching row of the chunk's span was
+        skipped and none needs counting. Without, `SKIP LOCKED`, and the
+        statement counts the matching rows of the span it could not lock
+        (a second scan of the span: the price of contention only)."""
+        key = (span.ids is not None, retry, nowait)
         if key in self._statements:
             return self._statements[key]
         selection = self.selection
@@ -530,7 +553,7 @@ class _Run:
             # change the row.
             "locked AS ("
             f"SELECT x.ctid AS locked_ctid, {columns_x} FROM {_TABLE} x WHERE {match_x} "
-            "ORDER BY x.id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)",
+            f"ORDER BY x.id LIMIT %(limit)s FOR UPDATE {'NOWAIT' if nowait else 'SKIP LOCKED'})",
             "moved AS ("
             f"UPDATE {_TABLE} d SET {assignments} "
             f"WHERE d.ctid = ANY(ARRAY(SELECT l.locked_ctid FROM locked l WHERE {allowed_l})) "
@@ -568,9 +591,14 @@ class _Run:
             "set_config('synchronous_commit', CASE WHEN %(asynchronous)s THEN 'off' "
             "ELSE current_setting('synchronous_commit') END, true), "
             # matching rows in the chunk's span that were not ours to lock
-            f"(SELECT count(*) FROM {_TABLE} x WHERE {match_x} "
-            f"AND ({self.rule.refusal_sql(self.actor, 'x')[0]}) "
-            "AND x.id <= CASE WHEN c.locked < %(limit)s THEN %(hi)s ELSE c.last END) - c.allowed"
+            + (
+                "0"
+                if nowait
+                else f"(SELECT count(*) FROM {_TABLE} x WHERE {match_x} "
+                f"AND ({self.rule.refusal_sql(self.actor, 'x')[0]}) "
+                "AND x.id <= CASE WHEN c.locked < %(limit)s THEN %(hi)s ELSE c.last END) "
+                "- c.allowed"
+            )
             + (", r.*" if drive is not None else "")
             + " FROM (SELECT count(*) AS locked, "
             f"count(*) FILTER (WHERE {allowed_l}) AS allowed, "
@@ -608,9 +636,9 @@ class _Run:
         return values
 
     def _move_in_one_statement(
-        self, span: _Span, lo: UUID, limit: int, retry: bool, asynchronous: bool
+        self, span: _Span, lo: UUID, limit: int, retry: bool, asynchronous: bool, nowait: bool
     ) -> _ChunkOutcome:
-        sql, params, drives = self._statement(span, retry)
+        sql, params, drives = self._statement(span, retry, nowait)
         now = timezone.now()
         values = {**params, **self._chunk_values(now), **self._params(span, lo, limit)}
         values["asynchronous"] = asynchronous

@@ -45,7 +45,7 @@ def test_one_chunk_costs_the_same_for_5_rows_and_for_60():
         # clauses), RELEASE, and the final flush (SAVEPOINT, SELECT
         # pg_current_xact_id(), RELEASE).
         assert len(small) == 7, small
-        chunk = [sql for sql in small if "FOR UPDATE SKIP LOCKED" in sql]
+        chunk = [sql for sql in small if "FOR UPDATE NOWAIT" in sql]
         assert len(chunk) == 1
         for part in ("UPDATE deployments_deployment", "deployments_deploymentevent", "feed_event"):
             assert part in chunk[0]

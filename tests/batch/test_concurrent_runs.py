@@ -124,3 +124,37 @@ def test_two_processes_at_once_move_each_deployment_exactly_once(acme):
     assert set(
         DeploymentEvent.objects.filter(to_state="suspended").values_list("actor", "reason")
     ) == {("system:transition_deployments", "dunning")}
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_row_locked_by_another_transaction_is_passed_by_and_the_rest_moved(acme):
+    """A chunk first locks its rows NOWAIT; meeting a row another transaction
+    holds (an API transition in flight), it is taken again SKIP LOCKED: the
+    locked row is passed by and reported, every other row moves, nothing
+    twice, nothing half-written."""
+    from arcadia_cloud.actors import Actor
+    from deployments import batch
+
+    rows = make_deployments(acme, 120)
+    held = sorted(rows, key=lambda d: d.pk)[60]  # mid-chunk
+    holder = psycopg.connect(_database_url())
+    holder.execute("SELECT 1 FROM deployments_deployment WHERE id = %s FOR UPDATE", [held.pk])
+    try:
+        result = batch.transition_batch(
+            selection=batch.BatchSelection(from_state="past_due", to_state="suspended"),
+            actor=Actor.system("system:test"),
+            reason="dunning",
+            batch_size=50,
+            workers=1,
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+    assert (result.matched, result.moved, result.failed) == (120, 119, 0), result
+    assert result.skipped_changed_or_locked == 1, result
+    assert Deployment.objects.get(pk=held.pk).state == "past_due"
+    assert Deployment.objects.filter(state="suspended").count() == 119
+    events = DeploymentEvent.objects.filter(to_state="suspended")
+    assert events.count() == 119
+    assert not events.filter(deployment_id=held.pk).exists()
