@@ -41,17 +41,8 @@ _COMPARED_COLUMNS = (
 
 _WATERMARK = f"coalesce((SELECT pruned_through FROM {WATERMARK_TABLE} WHERE id = 1), 0)"
 
-_PG_INSTALL = [
-    f"CREATE SEQUENCE IF NOT EXISTS {POSITION_SEQUENCE} AS bigint",
-    # -- positions at commit -------------------------------------------------
-    # Fires once per inserted row, deferred to COMMIT (or to SET CONSTRAINTS
-    # ... IMMEDIATE). The first firing positions every row of the transaction
-    # in one UPDATE, in id (= insert) order, under the feed lock; the others
-    # see from the transaction-local setting that their row is done. The lock
-    # is held until the transaction ends, and PostgreSQL makes a committing
-    # transaction visible before it releases its locks: whoever takes the lock
-    # next (and so gets higher positions) commits after this one is visible.
-    f"""
+#: The commit-time position function (its trigger is created below).
+POSITION_FUNCTION_SQL = f"""
 CREATE OR REPLACE FUNCTION feed_assign_positions() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -67,7 +58,12 @@ BEGIN
     -- Every committed row got its position at its commit, and other
     -- transactions' uncommitted rows are invisible: the unpositioned rows
     -- this sees are exactly this transaction's own.
-    SELECT count(*), max(id) INTO pending, top_id FROM {EVENT_TABLE} WHERE position IS NULL;
+    -- NEW is the first of them (pending rows fire in insert order, and one
+    -- session's ids only grow), so the scan of the unpositioned index starts
+    -- at it: older entries (rows positioned since, not yet vacuumed) are
+    -- never walked, and a commit costs its own rows, not the table's churn.
+    SELECT count(*), max(id) INTO pending, top_id FROM {EVENT_TABLE}
+     WHERE position IS NULL AND id >= NEW.id;
     IF pending > 0 THEN
         -- One block of positions: only the lock holder draws from the sequence.
         first_position := nextval('{POSITION_SEQUENCE}');
@@ -78,7 +74,7 @@ BEGIN
         UPDATE {EVENT_TABLE} AS e
            SET position = first_position - 1 + p.rank
           FROM (SELECT id, row_number() OVER (ORDER BY id) AS rank
-                  FROM {EVENT_TABLE} WHERE position IS NULL) AS p
+                  FROM {EVENT_TABLE} WHERE position IS NULL AND id >= NEW.id) AS p
          WHERE e.id = p.id;
         PERFORM set_config('{POSITIONING}', 'off', true);
         -- Delivered at commit, in commit order, to every LISTENer.
@@ -88,7 +84,19 @@ BEGIN
     RETURN NULL;
 END
 $$
-""",
+"""
+
+_PG_INSTALL = [
+    f"CREATE SEQUENCE IF NOT EXISTS {POSITION_SEQUENCE} AS bigint",
+    # -- positions at commit -------------------------------------------------
+    # Fires once per inserted row, deferred to COMMIT (or to SET CONSTRAINTS
+    # ... IMMEDIATE). The first firing positions every row of the transaction
+    # in one UPDATE, in id (= insert) order, under the feed lock; the others
+    # see from the transaction-local setting that their row is done. The lock
+    # is held until the transaction ends, and PostgreSQL makes a committing
+    # transaction visible before it releases its locks: whoever takes the lock
+    # next (and so gets higher positions) commits after this one is visible.
+    POSITION_FUNCTION_SQL,
     f"""
 CREATE CONSTRAINT TRIGGER {POSITION_TRIGGER}
 AFTER INSERT ON {EVENT_TABLE}
