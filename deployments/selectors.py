@@ -144,20 +144,25 @@ def _show_sql():
         "events": events,
         # (everything, tenant-scoped)
         "deployment": (deployment_sql, deployment_sql + " AND d.tenant_id = %s"),
-        # `subscriptions.selectors.addon_lines()`: attached now, in attach order
-        "addons_sql": (
-            f"SELECT {addons.columns} FROM {table(SubscriptionAddon)} a "
-            "WHERE a.subscription_id = %s AND a.detached_at IS NULL ORDER BY a.id"
-        ),
-        # `subscriptions.selectors.pending_changes()`: PendingChange.PENDING, soonest first
-        "changes_sql": (
-            f"SELECT {changes.columns} FROM {table(PendingChange)} c "
+        # The subscription's add-on lines and its pending changes, one list:
+        # each row is a line ('a') or a change ('c'), the other part's columns
+        # NULL, ordered by part and then as each selector orders its rows.
+        "lines_sql": (
+            # `subscriptions.selectors.addon_lines()`: attached now, in attach order
+            f"SELECT 'a' AS part, NULL::timestamptz AS k1, a.id::bigint AS k2, "
+            f"{addons.columns}, {_typed_nulls(changes)} FROM {table(SubscriptionAddon)} a "
+            "WHERE a.subscription_id = %s AND a.detached_at IS NULL "
+            "UNION ALL "
+            # `subscriptions.selectors.pending_changes()`: PendingChange.PENDING, soonest first
+            f"SELECT 'c', c.effective_at, c.id::bigint, {_typed_nulls(addons)}, "
+            f"{changes.columns} FROM {table(PendingChange)} c "
             f"LEFT OUTER JOIN {table(PlanVersion)} tv ON tv.id = c.target_version_id "
             f"LEFT OUTER JOIN {table(Plan)} tp ON tp.id = tv.plan_id "
             "WHERE c.subscription_id = %s AND c.applied_at IS NULL "
             "AND c.withdrawn_at IS NULL AND c.failed_at IS NULL "
-            "ORDER BY c.effective_at, c.id"
+            "ORDER BY 1, 2, 3"
         ),
+        "lines_split": 3 + len(addons.attnames[0]),
         # `newest_events`: the newest `limit`, newest first (reversed below)
         "events_sql": (
             f"SELECT {events.columns} FROM {table(DeploymentEvent)} e "
@@ -167,6 +172,16 @@ def _show_sql():
 
 
 _SHOW: dict = {}
+
+
+def _typed_nulls(rows: RowModels) -> str:
+    """A NULL of each column's type, for `rows`' columns (the other branch of
+    a UNION)."""
+    return ", ".join(
+        f"NULL::{f.db_type(connection)}"
+        for model, _ in rows.parts
+        for f in model._meta.concrete_fields
+    )
 
 
 def _prefetched(model, rows: list) -> QuerySet:
@@ -189,10 +204,12 @@ def show_reads(actor: Actor, deployment_id: UUID | str):
     changes cached on it exactly as `get_deployment_for_show` and
     `newest_events` leave them; (None, []) outside the actor's scope.
 
-    On PostgreSQL four fixed statements (built once), rows turned into
-    instances without compiling a queryset, the events into `EventRow`s;
-    elsewhere the ORM selectors. (One statement gathering all four was tried:
-    it costs the server about twice the four's planning and execution.)"""
+    On PostgreSQL three fixed statements (built once: the deployment with its
+    subscription, version and plan; the add-on lines and pending changes as
+    one list; the events), rows turned into instances without compiling a
+    queryset, the events into `EventRow`s; elsewhere the ORM selectors. (One
+    statement gathering all of them was tried: it costs the server about
+    twice the separate statements' planning and execution.)"""
     if connection.vendor != "postgresql":
         deployment = get_deployment_for_show(actor, deployment_id)
         if deployment is None:
@@ -219,12 +236,14 @@ def show_reads(actor: Actor, deployment_id: UUID | str):
             Subscription.deployment.field.set_cached_value(subscription, deployment)
             Subscription.plan_version.field.set_cached_value(subscription, version)
             type(version).plan.field.set_cached_value(version, plan)
-            cursor.execute(_SHOW["addons_sql"], [subscription.pk])
-            lines = [_SHOW["addons"].instances(r)[0] for r in cursor.fetchall()]
-            cursor.execute(_SHOW["changes_sql"], [subscription.pk])
-            changes = []
+            cursor.execute(_SHOW["lines_sql"], [subscription.pk, subscription.pk])
+            split = _SHOW["lines_split"]
+            lines, changes = [], []
             for r in cursor.fetchall():
-                change, target, target_plan = _SHOW["changes"].instances(r)
+                if r[0] == "a":
+                    lines.append(_SHOW["addons"].instances(r[3:split])[0])
+                    continue
+                change, target, target_plan = _SHOW["changes"].instances(r[split:])
                 PendingChange.target_version.field.set_cached_value(change, target)
                 if target is not None:
                     type(target).plan.field.set_cached_value(target, target_plan)
