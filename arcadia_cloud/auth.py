@@ -20,6 +20,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from arcadia_cloud.db import hot_cursor
 from arcadia_cloud.models import ApiToken, Tenant, User
 from arcadia_cloud.services import hash_token
 
@@ -93,7 +94,7 @@ def _instances(row: tuple) -> ApiToken:
 def find_token(prefix: str, digest: str) -> ApiToken | None:
     """The token whose digest is `digest` among those with `prefix` (one
     query), compared in constant time, with its identity and tenant."""
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(TOKEN_LOOKUP_SQL, [prefix])
         rows = cursor.fetchall()
     for row in rows:

@@ -126,11 +126,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, loading timestamps with psycopg's C loader (same
     # values: aware, UTC); see arcadia_cloud/postgresql/base.py.
     DATABASES["default"]["ENGINE"] = "arcadia_cloud.postgresql"
-    # No server-side prepared statements, ever: psycopg would prepare a
-    # statement a server-binding cursor ran 5 times, and behind PgBouncer in
-    # transaction pooling the next transaction may run on a server connection
-    # where it does not exist (docs/scaling.md). Django's own cursors bind on
-    # the client and never prepare.
+    # Django's own cursors bind on the client and never prepare. psycopg's
+    # threshold (prepare a statement a server-binding cursor ran N times) is
+    # set below: never automatic; explicit for the request path's fixed
+    # statements only where that is safe (ARCADIA_PREPARED_STATEMENTS).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", None)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite is the single-process quick start: no persistent connections.
@@ -147,6 +146,20 @@ DATABASE_POOLING = os.environ.get("DATABASE_POOLING", "session")
 if DATABASE_POOLING == "transaction":
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+# The request path's few fixed statements (arcadia_cloud.db.hot_cursor) are
+# prepared on the server, once per connection, when each connection is the
+# app's own for its lifetime: directly to PostgreSQL or through a session pool.
+# Off behind a transaction pool (PgBouncer 1.18 cannot carry them), or with
+# ARCADIA_PREPARED_STATEMENTS=off.
+ARCADIA_PREPARED_STATEMENTS = DATABASE_POOLING != "transaction" and env_bool(
+    "ARCADIA_PREPARED_STATEMENTS", True
+)
+if DATABASES["default"]["ENGINE"] == "arcadia_cloud.postgresql":
+    # None: psycopg prepares nothing, not even on request. A threshold no
+    # statement reaches: only the explicit `prepare=True` of hot_cursor.
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+        2**31 - 1 if ARCADIA_PREPARED_STATEMENTS else None
+    )
 ARCADIA_FEED_LISTEN_URL = os.environ.get("ARCADIA_FEED_LISTEN_URL", "")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

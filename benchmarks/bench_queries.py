@@ -1,7 +1,9 @@
 """Queries per request, in-process (CaptureQueriesContext), authentication included.
 
 Each endpoint is measured twice, at a small and a large number of rows/events:
-the count must not grow with either (no N+1). Targets: show <= 5, list <= 4.
+the count must not grow with either (no N+1). Targets: show <= 5, list <= 4
+(on PostgreSQL today: show 5 = token, rate-limit counter, deployment, add-on
+lines + pending changes, events; list 3 = token, counter, count + page).
 Round trips per request (libpq's trace, `arcadia_cloud.db.round_trips`: what
 the client waits for, BEGIN and COMMIT included, the rate-limit upsert too) are
 reported for the large data.

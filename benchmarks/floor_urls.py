@@ -31,6 +31,7 @@ from django.urls import path, re_path, resolve
 from django.views.decorators.csrf import csrf_exempt
 
 from arcadia_cloud.auth import TOKEN_LOOKUP_SQL
+from arcadia_cloud.db import hot_cursor
 from arcadia_cloud.services import hash_token
 from arcadia_cloud.urls import urlpatterns as product_urlpatterns
 from deployments.events import _AUDIT_WITH_SQL
@@ -57,7 +58,7 @@ def _authenticate(request) -> dict:
     if scheme.lower() != "bearer" or not raw.startswith("arc_"):
         raise Unauthorized
     digest = hash_token(raw)
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(_TOKEN_SQL, [raw[4:12]])
         names = [c.name for c in cursor.description]
         rows = cursor.fetchall()
@@ -90,9 +91,11 @@ def me_floor(request):
     )
 
 
-def _capture(request, product_path: str) -> list[str]:
+def _capture(request, product_path: str) -> list[tuple[str, object]]:
     """The SQL the product's view sends for `product_path` (authentication and
-    the once-a-minute `last_used_at` write left out), as sent."""
+    the once-a-minute `last_used_at` write left out), as sent: (statement,
+    parameters), replayed through the same cursor (`hot_cursor`: prepared
+    where the product's are)."""
     from django.test import RequestFactory
     from django.test.utils import CaptureQueriesContext
 
@@ -110,7 +113,7 @@ def _capture(request, product_path: str) -> list[str]:
             if response.status_code != 200:
                 raise RuntimeError(f"{product_path}: {response.status_code}")
             _captured[product_path] = [
-                q["sql"]
+                (q["sql"], q.get("params"))
                 for q in ctx.captured_queries
                 if "arcadia_cloud_apitoken" not in q["sql"]
                 and q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))
@@ -125,9 +128,9 @@ def read_floor(request, rest: str):
         return _json({"error": "unauthenticated"}, 401)
     statements = _capture(request, request.get_full_path().replace("/api/floor/", "/api/", 1))
     body = []
-    with connection.cursor() as cursor:
-        for sql in statements:
-            cursor.execute(sql)
+    with hot_cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
             names = [c.name for c in cursor.description]
             body.append([dict(zip(names, row, strict=True)) for row in cursor.fetchall()])
     return _json(body)

@@ -19,7 +19,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
-from arcadia_cloud.db import RowModels
+from arcadia_cloud.db import RowModels, hot_cursor
 from arcadia_cloud.scope import scope_for
 from deployments.models import Deployment, DeploymentEvent, State
 from subscriptions.selectors import SHAPE_PREFETCH
@@ -97,7 +97,7 @@ def deployment_page(
         f"LEFT JOIN LATERAL (SELECT * FROM {filtered} ORDER BY {_ORDER_BY} "
         f"LIMIT %(limit)s OFFSET %(offset)s) d ON TRUE ORDER BY {_ORDER_BY}"
     )
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     total = rows[0][0]
@@ -225,7 +225,7 @@ def show_reads(actor: Actor, deployment_id: UUID | str):
     params: list = [Deployment._meta.pk.to_python(deployment_id)]
     if not scope.everything:
         params.append(scope.tenant_id)
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(_SHOW["deployment"][0 if scope.everything else 1], params)
         row = cursor.fetchone()
         if row is None:

@@ -100,6 +100,31 @@ def _sql_allowed_for(alias: str, actor: Actor) -> tuple[str, dict[str, object]]:
     row `alias`, and its named parameters: each move of the row's state kept
     when the row meets the rule's `row_conditions` for `actor` (the set-based
     path's reading of the same rule, `Rule.refusal_sql`), in map order."""
+    from deployments.transitions import TRANSITIONS
+
+    # What the rules ask of a row for this actor decides the result: built
+    # once per distinct answer (a kind of actor, and its tenant), not per call.
+    asks = tuple(
+        None if c is None else tuple(c.items())
+        for c in (rule.row_conditions(actor) for rule in TRANSITIONS.values())
+    )
+    return _allowed_sql(alias, asks, actor)
+
+
+def _allowed_sql(alias: str, asks: tuple, actor: Actor) -> tuple[str, dict[str, object]]:
+    found = _ALLOWED_BY_ASKS.get((alias, asks))
+    if found is None:
+        found = _ALLOWED_BY_ASKS[(alias, asks)] = _build_allowed_sql(alias, actor)
+        if len(_ALLOWED_BY_ASKS) > 4096:  # about one per tenant: bounded, oldest out
+            _ALLOWED_BY_ASKS.pop(next(iter(_ALLOWED_BY_ASKS)))
+    sql, params = found
+    return sql, dict(params)
+
+
+_ALLOWED_BY_ASKS: dict[tuple, tuple[str, dict[str, object]]] = {}
+
+
+def _build_allowed_sql(alias: str, actor: Actor) -> tuple[str, dict[str, object]]:
     from deployments.transitions import _BY_SOURCE
 
     params: dict[str, object] = {}

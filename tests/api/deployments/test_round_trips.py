@@ -4,7 +4,10 @@ waits for, BEGIN and COMMIT included, which the query log does not show.
 
 The tests run outside the test's transaction (`transactional_db`), as a
 request runs in production, so BEGIN and COMMIT are real. Rate limits are
-off (with them on, each request adds one upsert of its counter).
+off (with them on, each request adds one upsert of its counter). The request
+path's fixed statements are prepared on the server the first time a
+connection sends them (one round trip more, once): each test measures the
+steady state, after one request of the same kind.
 """
 
 from __future__ import annotations
@@ -95,20 +98,27 @@ def test_a_refused_transition_takes_the_general_path(tenant_client, subscribed):
         )
     assert response.status_code == 409, response.content
     # token lookup, BEGIN, the one-statement move (moves nothing: the row is
-    # not paused), the locking read that says why, ROLLBACK
-    assert trips.count == 5, trips.sent
+    # not paused), the locking read that says why, ROLLBACK, and psycopg
+    # dropping the connection's prepared statements after a rollback
+    # (DEALLOCATE ALL: the next requests prepare theirs again)
+    assert trips.count == 6, trips.sent
     assert trips.sent[2].startswith("WITH old AS")
-    assert trips.sent[-1] == "ROLLBACK"
+    assert trips.sent[-2:] == ["ROLLBACK", "DEALLOCATE ALL"], trips.sent
     with round_trips() as trips:
         response = tenant_client.post(path, {"to_state": "archived"}, format="json")
     assert response.status_code == 422, response.content
     # no state the map lets a tenant archive from: the statement is not even
-    # sent; token lookup, BEGIN, the locking read, ROLLBACK
-    assert trips.count == 4, trips.sent
+    # sent; token lookup (prepared again after the DEALLOCATE: one round trip
+    # more), BEGIN, the locking read, ROLLBACK, DEALLOCATE ALL
+    assert trips.count == 6, trips.sent
+    assert trips.sent[-2:] == ["ROLLBACK", "DEALLOCATE ALL"], trips.sent
 
 
 def test_show_is_four_round_trips(tenant_client, subscribed):
     tenant_client.get("/api/v1/me")
+    # the first show on a connection prepares its statements (one round trip
+    # each, once per connection): measure the second
+    tenant_client.get(f"/api/v1/deployments/{subscribed.pk}")
     with round_trips() as trips:
         response = tenant_client.get(f"/api/v1/deployments/{subscribed.pk}")
     assert response.status_code == 200
@@ -123,3 +133,75 @@ def test_me_is_one_round_trip(tenant_client):
     with round_trips() as trips:
         assert tenant_client.get("/api/v1/me").status_code == 200
     assert trips.count == 1, trips.sent
+
+
+def test_list_is_two_round_trips(tenant_client, subscribed):
+    tenant_client.get("/api/v1/me")
+    tenant_client.get("/api/v1/deployments?state=paused")  # prepares this filter's statement
+    with round_trips() as trips:
+        response = tenant_client.get("/api/v1/deployments?state=active")
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
+    # 1. token lookup; 2. the count and the page, one statement
+    assert trips.count == 2, trips.sent
+
+
+def _prepared() -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_the_hot_statements_are_prepared_once_per_connection(tenant_client, subscribed):
+    from django.db import connection
+
+    connection.close()  # a connection of its own: nothing prepared yet
+    for _ in range(3):
+        assert tenant_client.get(f"/api/v1/deployments/{subscribed.pk}").status_code == 200
+        assert tenant_client.get("/api/v1/deployments").status_code == 200
+    prepared = _prepared()
+    # the token lookup, show's three reads, the list's page: each once
+    assert len(prepared) == 5, prepared
+    assert sum("arcadia_cloud_apitoken" in s for s in prepared) == 1
+    assert sum("n.total" in s for s in prepared) == 1
+
+
+@pytest.mark.parametrize("pooling", ["transaction", "off"])
+def test_nothing_is_prepared_behind_a_transaction_pool_or_when_off(
+    tenant_client, subscribed, settings, pooling
+):
+    """DATABASE_POOLING=transaction turns ARCADIA_PREPARED_STATEMENTS off
+    (PgBouncer in transaction pooling cannot carry them); so does the setting."""
+    import os
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    env = {**os.environ, "SECRET_KEY": "x"}
+    env["DATABASE_POOLING" if pooling == "transaction" else "ARCADIA_PREPARED_STATEMENTS"] = (
+        pooling if pooling == "transaction" else "off"
+    )
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', "
+            "'arcadia_cloud.settings'); django.setup(); from django.conf import settings; "
+            "print(settings.ARCADIA_PREPARED_STATEMENTS, "
+            "settings.DATABASES['default']['OPTIONS'].get('prepare_threshold'))",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert shown == ["False", "None"], shown
+    settings.ARCADIA_PREPARED_STATEMENTS = False
+    connection.close()
+    for _ in range(3):
+        assert tenant_client.get(f"/api/v1/deployments/{subscribed.pk}").status_code == 200
+        assert tenant_client.get("/api/v1/deployments").status_code == 200
+    assert _prepared() == []
