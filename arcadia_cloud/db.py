@@ -225,6 +225,11 @@ class RowModels:
             self._converters[connection.vendor] = found
         return found
 
+    def converts(self) -> bool:
+        """Whether a column needs a converter on this database (if not, a row
+        is already its values)."""
+        return bool(self._row_converters())
+
     def instances(self, row) -> list:
         values = list(row)
         for index, functions, column in self._row_converters():

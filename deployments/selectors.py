@@ -1,10 +1,11 @@
 """Reads of deployments.
 
 The reads an actor makes go through its tenant scope (`deployments_visible_to`,
-`get_deployment_visible_to`, `get_deployment_for_show`, all built on
-`arcadia_cloud.scope.scope_for`). The reads further down (`tenant_deployments`,
-the dashboard counts, the batch candidates) are for operators
-and batch commands, who see every tenant; no API view uses them."""
+`get_deployment_visible_to`, `get_deployment_for_show`, `deployment_page`,
+`show_reads`, all built on `arcadia_cloud.scope.scope_for`). The reads
+further down (`tenant_deployments`, the dashboard counts, the batch
+candidates) are for operators and batch commands, who see every tenant; no
+API view uses them."""
 
 from __future__ import annotations
 
@@ -253,7 +254,7 @@ def show_reads(actor: Actor, deployment_id: UUID | str):
                 "pending_changes": _prefetched(PendingChange, changes),
             }
         cursor.execute(_SHOW["events_sql"], [deployment.pk, SHOW_EVENTS])
-        if _SHOW["events"]._row_converters():  # a column needs converting here
+        if _SHOW["events"].converts():
             events = [_SHOW["events"].instances(r)[0] for r in cursor.fetchall()]
         else:
             events = [EventRow._make(r) for r in cursor.fetchall()]

@@ -16,6 +16,7 @@ Python output for every state and every kind of actor.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from arcadia_cloud.actors import TENANT, Actor
@@ -116,7 +117,9 @@ def _allowed_sql(alias: str, asks: tuple, actor: Actor) -> tuple[str, dict[str, 
     if found is None:
         found = _ALLOWED_BY_ASKS[(alias, asks)] = _build_allowed_sql(alias, actor)
         if len(_ALLOWED_BY_ASKS) > 4096:  # about one per tenant: bounded, oldest out
-            _ALLOWED_BY_ASKS.pop(next(iter(_ALLOWED_BY_ASKS)))
+            # (another thread may be doing the same: then one entry less is fine)
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                _ALLOWED_BY_ASKS.pop(next(iter(_ALLOWED_BY_ASKS)))
     sql, params = found
     return sql, dict(params)
 
