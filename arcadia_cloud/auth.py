@@ -20,25 +20,19 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from arcadia_cloud.db import hot_cursor
+from arcadia_cloud.db import RowModels, hot_cursor
 from arcadia_cloud.models import ApiToken, Tenant, User
 from arcadia_cloud.services import hash_token
 
-
-def _columns(model, alias: str) -> list[str]:
-    quote = connection.ops.quote_name
-    return [f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields]
-
-
-_MODELS = ((ApiToken, "t"), (User, "u"), (Tenant, "n"))
-_ATTNAMES = [[f.attname for f in model._meta.concrete_fields] for model, _ in _MODELS]
+#: The token, its identity and the identity's tenant side by side, built into
+#: instances from a row as the ORM would (`arcadia_cloud.db.RowModels`).
+_ROW = RowModels((ApiToken, "t"), (User, "u"), (Tenant, "n"))
 _q = connection.ops.quote_name
 #: The token lookup: every column of the token, its identity and the
 #: identity's tenant (none for a platform admin or a controller), by the
 #: indexed clear prefix. No ORDER BY: at most a handful of rows share a prefix.
 TOKEN_LOOKUP_SQL = (
-    "SELECT "
-    + ", ".join(col for model, alias in _MODELS for col in _columns(model, alias))
+    f"SELECT {_ROW.columns}"
     + f" FROM {_q(ApiToken._meta.db_table)} t"
     + f" INNER JOIN {_q(User._meta.db_table)} u"
     + f" ON u.{_q('id')} = t.{_q(ApiToken._meta.get_field('user').column)}"
@@ -46,46 +40,12 @@ TOKEN_LOOKUP_SQL = (
     + f" ON n.{_q('id')} = u.{_q(User._meta.get_field('tenant').column)}"
     + f" WHERE t.{_q(ApiToken._meta.get_field('prefix').column)} = %s"
 )
-_SPANS = []
-_start = 0
-for _names in _ATTNAMES:
-    _SPANS.append((_start, _start + len(_names)))
-    _start += len(_names)
 _DIGEST = ApiToken._meta.concrete_fields.index(ApiToken._meta.get_field("digest"))
-
-_converters: dict[str, list] = {}
-
-
-def _row_converters() -> list:
-    """(index, converters, column) for the columns that need converting on
-    this database (PostgreSQL: the JSON roles; SQLite: also ids, times and
-    booleans), as the ORM would apply them."""
-    found = _converters.get(connection.vendor)
-    if found is None:
-        found = []
-        fields = [f for model, _ in _MODELS for f in model._meta.concrete_fields]
-        for index, field in enumerate(fields):
-            column = field.get_col(field.model._meta.db_table)
-            functions = connection.ops.get_db_converters(column) + field.get_db_converters(
-                connection
-            )
-            if functions:
-                found.append((index, functions, column))
-        _converters[connection.vendor] = found
-    return found
 
 
 def _instances(row: tuple) -> ApiToken:
     """The token with its identity (and the identity's tenant) cached on it."""
-    values = list(row)
-    for index, functions, column in _row_converters():
-        for convert in functions:
-            values[index] = convert(values[index], column, connection)
-    alias = connection.alias
-    (t0, t1), (u0, u1), (n0, n1) = _SPANS
-    token = ApiToken.from_db(alias, _ATTNAMES[0], values[t0:t1])
-    user = User.from_db(alias, _ATTNAMES[1], values[u0:u1])
-    tenant = None if values[n0] is None else Tenant.from_db(alias, _ATTNAMES[2], values[n0:n1])
+    token, user, tenant = _ROW.instances(row)
     User.tenant.field.set_cached_value(user, tenant)
     ApiToken.user.field.set_cached_value(token, user)
     return token

@@ -202,8 +202,7 @@ class PlanVersionAdmin(SafeAdminMixin, admin.ModelAdmin):
         initial = super().get_changeform_initial_data(request)
         plan_id = initial.get("plan")
         if plan_id and str(plan_id).isdigit():
-            newest = PlanVersion.objects.filter(plan_id=plan_id).order_by("-version").first()
-            initial.update(copy_terms_of(newest))
+            initial.update(copy_terms_of(selectors.newest_version(int(plan_id))))
         return initial
 
     @admin.display(description="status")
@@ -287,11 +286,15 @@ class PlanVersionAdmin(SafeAdminMixin, admin.ModelAdmin):
             self._apply(request, queryset, services.publish_plan_version, "published")
             return None
         versions = list(with_on_sale(queryset.select_related("plan")).order_by("plan__code", "pk"))
+        # the versions they supersede, in one query (not one per selected version)
+        superseded = selectors.versions_by_id(
+            v.on_sale_id for v in versions if v.on_sale_id and v.on_sale_id != v.pk
+        )
         rows = []
         for version in versions:
             on_sale = None
             if version.on_sale_id and version.on_sale_id != version.pk:
-                on_sale = PlanVersion.objects.filter(pk=version.on_sale_id).first()
+                on_sale = superseded.get(version.on_sale_id)
             rows.append(
                 {
                     "version": version,

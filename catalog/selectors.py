@@ -63,3 +63,14 @@ def resource_kind_is_defined(kind: str) -> bool:
     entitlement of)."""
     in_plans = PlanVersion.objects.filter(published_at__isnull=False, included_quotas__has_key=kind)
     return in_plans.exists() or Addon.objects.filter(resource_kind=kind).exists()
+
+
+def newest_version(plan_id: int) -> PlanVersion | None:
+    """The plan's highest-numbered version, draft or not (a new version's terms
+    start as its copy)."""
+    return PlanVersion.objects.filter(plan_id=plan_id).order_by("-version").first()
+
+
+def versions_by_id(ids) -> dict[int, PlanVersion]:
+    """The versions with these ids, by id: one query however many."""
+    return PlanVersion.objects.select_related("plan").in_bulk(set(ids))

@@ -300,12 +300,7 @@ class DeploymentAdmin(
         buttons = self.transition_buttons(request, deployment)
         for button in buttons:
             button["url"] = _with_preserved_filters(button["url"], request)
-        last_override = (
-            BillingOverrideChange.objects.filter(deployment_id=deployment.pk)
-            .order_by("-id")
-            .only("occurred_at", "actor", "reason")
-            .first()
-        )
+        last_override = selectors.last_override_change(deployment.pk)
         timeline = deployment_timeline(deployment.pk, limit=TIMELINE_ON_PAGE)
         history_url = reverse("admin:deployments_deployment_history", args=[deployment.pk])
         return {

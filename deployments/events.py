@@ -222,18 +222,9 @@ def record_transitions(
     if not deployment_ids:
         return 0
     if deployment is not None and len(deployment_ids) == 1:
-        if connection.vendor == "postgresql":
-            _record_one_step(
-                deployment=deployment,
-                from_state=from_state,
-                to_state=to_state,
-                actor=actor,
-                reason=reason,
-                notes=notes,
-                occurred_at=occurred_at,
-            )
-            return 1
-        record_transition(
+        # PostgreSQL: the audit row and the feed event in one statement
+        record_one = _record_one_step if connection.vendor == "postgresql" else record_transition
+        record_one(
             deployment=deployment,
             from_state=from_state,
             to_state=to_state,

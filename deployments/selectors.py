@@ -22,7 +22,7 @@ from django.utils import timezone
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.db import RowModels, hot_cursor
 from arcadia_cloud.scope import scope_for
-from deployments.models import Deployment, DeploymentEvent, State
+from deployments.models import BillingOverrideChange, Deployment, DeploymentEvent, State
 from subscriptions.selectors import SHAPE_PREFETCH
 
 SHOW_EVENTS = 100
@@ -279,6 +279,16 @@ def newest_events(deployment_id: UUID, *, limit: int = SHOW_EVENTS) -> list[Depl
 
 def events_of(deployment_id: UUID) -> QuerySet[DeploymentEvent]:
     return DeploymentEvent.objects.filter(deployment_id=deployment_id).order_by("id")
+
+
+def last_override_change(deployment_id: UUID) -> BillingOverrideChange | None:
+    """The deployment's latest billing-override change (when, who, why), or None."""
+    return (
+        BillingOverrideChange.objects.filter(deployment_id=deployment_id)
+        .order_by("-id")
+        .only("occurred_at", "actor", "reason")
+        .first()
+    )
 
 
 # -- Operator console reads (admin dashboard and deployment page) -------------

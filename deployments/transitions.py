@@ -296,6 +296,30 @@ def _move_one(
     return Deployment.from_db(connection.alias, _ATTNAMES, row[1:]), row[0]
 
 
+def _move_general(
+    deployment_id: UUID, to_state: str, actor: Actor, expected_state: str | None, at
+) -> tuple[Deployment, str]:
+    """The move through the ORM: lock the row in the actor's scope, check it
+    (`check_move`), write MOVE_COLUMNS; the deployment and the state it left.
+    Raises the refusals (not found, conflict, not in the map, forbidden)."""
+    deployment = (
+        scope_for(actor)
+        .filter(Deployment.objects.all())
+        .select_for_update()
+        .filter(pk=deployment_id)
+        .first()
+    )
+    if deployment is None:
+        raise DeploymentNotFound()
+    from_state = deployment.state
+    if expected_state is not None and expected_state != from_state:
+        raise StateConflict(expected_state, from_state)
+    rule = check_move(from_state, to_state, actor, deployment)
+    getattr(deployment, rule.method)(at or timezone.now())
+    deployment.save(update_fields=list(Deployment.MOVE_COLUMNS))
+    return deployment, from_state
+
+
 def transition_state(
     *,
     deployment_id: UUID,
@@ -325,41 +349,17 @@ def transition_state(
     On PostgreSQL the lock, the checks and the write are one statement
     (`move_sql`), its decision taken from the same map (`decide` for every
     state the row may be in, `Rule.row_conditions` as SQL); only when that
-    statement moves nothing does the general path below lock the row and say
+    statement moves nothing does the general path (`_move_general`) lock the row and say
     why (or, if the row changed meanwhile, move it).
     """
     check_reason(reason)
     with transaction.atomic():
+        moved = None
         if connection.vendor == "postgresql":
             moved = _move_one(deployment_id, to_state, actor, expected_state, at or timezone.now())
-            if moved is not None:
-                deployment, from_state = moved
-                write_moves(
-                    deployment_ids=[deployment.pk],
-                    from_state=from_state,
-                    to_state=to_state,
-                    actor=actor,
-                    reason=reason,
-                    notes=notes,
-                    at=deployment.state_since,
-                    deployment=deployment,
-                )
-                return deployment
-        deployment = (
-            scope_for(actor)
-            .filter(Deployment.objects.all())
-            .select_for_update()
-            .filter(pk=deployment_id)
-            .first()
-        )
-        if deployment is None:
-            raise DeploymentNotFound()
-        from_state = deployment.state
-        if expected_state is not None and expected_state != from_state:
-            raise StateConflict(expected_state, from_state)
-        rule = check_move(from_state, to_state, actor, deployment)
-        getattr(deployment, rule.method)(at or timezone.now())
-        deployment.save(update_fields=list(Deployment.MOVE_COLUMNS))
+        if moved is None:
+            moved = _move_general(deployment_id, to_state, actor, expected_state, at)
+        deployment, from_state = moved
         write_moves(
             deployment_ids=[deployment.pk],
             from_state=from_state,

@@ -335,3 +335,31 @@ def test_a_new_version_starts_as_a_copy_of_the_newest(superuser_client):
     page = response.content.decode()
     for kind in newest.included_quotas:
         assert kind in page
+
+
+def test_the_publish_confirmation_costs_the_same_for_one_version_and_for_three(
+    superuser_client,
+):
+    """Each version's superseded one is read for all of them at once: the
+    page's query count does not grow with the selection."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    plans = list(Plan.objects.order_by("code")[:3])
+    assert len(plans) == 3
+    drafts = [
+        create_plan_version(plan=plan, price_cents=1000 + i, currency="USD")
+        for i, plan in enumerate(plans)
+    ]
+
+    def queries(selected) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            response = superuser_client.post(
+                "/admin/catalog/planversion/",
+                {"action": "publish", "_selected_action": [d.pk for d in selected]},
+            )
+        assert response.status_code == 200
+        assert response.content.decode().count("goes on sale in place of") == len(selected)
+        return len(ctx.captured_queries)
+
+    assert queries(drafts[:1]) == queries(drafts)
