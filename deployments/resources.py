@@ -30,9 +30,9 @@ from arcadia_cloud.db import server_binding_cursor
 from arcadia_cloud.errors import Forbidden
 from arcadia_cloud.scope import scope_for
 from catalog.selectors import resource_kind_is_defined
+from deployments import selectors
 from deployments.entitlements import entitlements_of
 from deployments.errors import (
-    DeploymentNotFound,
     DeploymentNotRunning,
     ResourceDeleted,
     ResourceNameTaken,
@@ -69,19 +69,6 @@ def _refuse_controllers(actor: Actor) -> None:
     # A controller sees every tenant (scope_for) but only reports status.
     if actor.kind == CONTROLLER:
         raise Forbidden()
-
-
-def _lock_deployment(deployment_id: UUID, actor: Actor) -> Deployment:
-    deployment = (
-        scope_for(actor)
-        .filter(Deployment.objects.all())
-        .select_for_update()
-        .filter(pk=deployment_id)
-        .first()
-    )
-    if deployment is None:
-        raise DeploymentNotFound()
-    return deployment
 
 
 def _lock_resource_and_deployment(
@@ -143,7 +130,7 @@ def create_resource(
     _refuse_controllers(actor)
     _check_fields(kind=kind, name=name, qty=qty, desired_state=desired_state)
     with transaction.atomic():
-        deployment = _lock_deployment(deployment_id, actor)
+        deployment = selectors.lock_deployment_visible_to(actor, deployment_id)
         if deployment.state not in RUNNING_STATES:
             raise DeploymentNotRunning(deployment.state)
         entitlements = entitlements_of(deployment.pk)

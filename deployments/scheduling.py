@@ -30,11 +30,10 @@ from django.db import transaction
 
 from arcadia_cloud.actors import SYSTEM, Actor
 from arcadia_cloud.errors import DomainError
-from arcadia_cloud.scope import scope_for
 from catalog.errors import PlanOrVersionNotFound
 from catalog.selectors import resolve_plan_version
+from deployments import selectors
 from deployments.entitlements import entitlements_of
-from deployments.errors import DeploymentNotFound
 from deployments.events import check_reason
 from deployments.models import Deployment, State
 from deployments.services import change_subscription_plan
@@ -52,15 +51,7 @@ CLOCK = "the billing clock"
 
 
 def _locked(deployment_id: UUID, actor: Actor) -> tuple[Deployment, Subscription]:
-    deployment = (
-        scope_for(actor)
-        .filter(Deployment.objects.all())
-        .select_for_update()
-        .filter(pk=deployment_id)
-        .first()
-    )
-    if deployment is None:
-        raise DeploymentNotFound()
+    deployment = selectors.lock_deployment_visible_to(actor, deployment_id)
     subscription = (
         Subscription.objects.select_for_update(of=("self",))
         .select_related("plan_version", "deployment")

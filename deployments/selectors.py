@@ -37,6 +37,19 @@ def get_deployment_visible_to(actor: Actor, deployment_id: UUID | str) -> Deploy
     return deployments_visible_to(actor).filter(pk=deployment_id).first()
 
 
+def lock_deployment_visible_to(actor: Actor, deployment_id: UUID | str) -> Deployment:
+    """The deployment, its row locked (`SELECT ... FOR UPDATE`) for the
+    caller's transaction, if `actor` may see it; DeploymentNotFound for a
+    foreign and a missing one alike. Every single-row write on a deployment
+    starts here."""
+    from deployments.errors import DeploymentNotFound
+
+    deployment = deployments_visible_to(actor).select_for_update().filter(pk=deployment_id).first()
+    if deployment is None:
+        raise DeploymentNotFound()
+    return deployment
+
+
 def get_deployment_for_show(actor: Actor, deployment_id: UUID | str) -> Deployment | None:
     """Like `get_deployment_visible_to`, with the subscription, its plan version
     and plan joined in the same query and its add-on lines prefetched (the show

@@ -22,8 +22,9 @@ from arcadia_cloud.models import Tenant
 from arcadia_cloud.scope import scope_for
 from catalog.errors import PlanOrVersionNotFound
 from catalog.selectors import resolve_plan_version
+from deployments import selectors
 from deployments.entitlements import entitlements_of
-from deployments.errors import DeploymentNotFound, DeploymentNotSubscribable
+from deployments.errors import DeploymentNotSubscribable
 from deployments.events import check_reason, record_override_change, record_transition
 from deployments.models import BillingOverrideChange, Deployment, LlmMode, State
 from deployments.transitions import subscription_status_for
@@ -183,15 +184,7 @@ def set_billing_override(
         raise ValidationError({"reason": ["A reason is required to change the override."]})
     check_reason(reason, model=BillingOverrideChange)
     with transaction.atomic():
-        deployment = (
-            scope_for(actor)
-            .filter(Deployment.objects.all())
-            .select_for_update()
-            .filter(pk=deployment_id)
-            .first()
-        )
-        if deployment is None:
-            raise DeploymentNotFound()
+        deployment = selectors.lock_deployment_visible_to(actor, deployment_id)
         if deployment.billing_action_suspended == suspended:
             return deployment
         deployment.billing_action_suspended = suspended
@@ -234,15 +227,7 @@ def create_subscription(
         raise PlanOrVersionNotFound()
     check_addons_on_sale(addon_codes)
     with transaction.atomic():
-        deployment = (
-            scope_for(actor)
-            .filter(Deployment.objects.all())
-            .select_for_update()
-            .filter(pk=deployment_id)
-            .first()
-        )
-        if deployment is None:
-            raise DeploymentNotFound()
+        deployment = selectors.lock_deployment_visible_to(actor, deployment_id)
         if deployment.state in UNSUBSCRIBABLE_STATES:
             raise DeploymentNotSubscribable(deployment.state)
         return open_subscription(
@@ -266,15 +251,7 @@ def _locked_subscription(deployment_id: UUID, actor: Actor) -> Subscription:
     locks keeps: the deployment row first, then the subscription (a move locks
     its deployment, then updates the subscription; the subscription services
     called next lock the subscription row)."""
-    deployment = (
-        scope_for(actor)
-        .filter(Deployment.objects.all())
-        .select_for_update()
-        .filter(pk=deployment_id)
-        .first()
-    )
-    if deployment is None:
-        raise DeploymentNotFound()
+    deployment = selectors.lock_deployment_visible_to(actor, deployment_id)
     subscription = Subscription.objects.filter(deployment_id=deployment.pk).first()
     if subscription is None:
         raise SubscriptionNotFound()

@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from arcadia_cloud.actors import Actor
 from arcadia_cloud.scope import scope_for
+from deployments import selectors
 from deployments.errors import (
-    DeploymentNotFound,
     InvalidTransition,
     StateConflict,
     TransitionForbidden,
@@ -302,15 +302,7 @@ def _move_general(
     """The move through the ORM: lock the row in the actor's scope, check it
     (`check_move`), write MOVE_COLUMNS; the deployment and the state it left.
     Raises the refusals (not found, conflict, not in the map, forbidden)."""
-    deployment = (
-        scope_for(actor)
-        .filter(Deployment.objects.all())
-        .select_for_update()
-        .filter(pk=deployment_id)
-        .first()
-    )
-    if deployment is None:
-        raise DeploymentNotFound()
+    deployment = selectors.lock_deployment_visible_to(actor, deployment_id)
     from_state = deployment.state
     if expected_state is not None and expected_state != from_state:
         raise StateConflict(expected_state, from_state)
