@@ -73,6 +73,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "arcadia_cloud.api.middleware.RequestIdMiddleware",
+    # Empties a DRF view once its answer is rendered, so the request's
+    # objects are freed by reference counting, not the cyclic collector.
+    "arcadia_cloud.api.middleware.ReleaseViewMiddleware",
     # Outermost error handling: JSON under /api/ and 503 for a lost database,
     # whichever middleware below (idempotency, sessions, ...) raised.
     "arcadia_cloud.api.middleware.ApiJsonErrorsMiddleware",
@@ -234,7 +237,7 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "arcadia_cloud.api.permissions.ControllerMay",
     ],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["arcadia_cloud.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["arcadia_cloud.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["arcadia_cloud.api.throttling.TokenRateThrottle"],
