@@ -9,7 +9,8 @@ def iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with a `Z`, the format every timestamp in the API uses."""
     if value is None:
         return None
-    text = value.astimezone(UTC).isoformat()
+    # (values read from the database are in UTC already: no conversion)
+    text = (value if value.tzinfo is UTC else value.astimezone(UTC)).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
