@@ -29,6 +29,9 @@ class FilterBackend(filters.DjangoFilterBackend):
             if declared.lookup_expr != "exact" or declared.exclude or declared.method:
                 raise ImproperlyConfigured(f"{name}: not a plain equality")
             conditions[declared.field_name] = value
+        # The form and its bound fields refer to each other: let that cycle
+        # not hold the request too (`ReleaseViewMiddleware`).
+        filterset.request = None
         return conditions
 
     def _valid_filterset(self, request, queryset, view):
