@@ -223,6 +223,12 @@ def main() -> None:
                     extra = f", peak RSS {rss[label][-1]:.1f} MiB" if label in rss else ""
                     print(f"  {size:>7,} run {run}: {label:9s} {seconds:7.3f}s{extra}")
             raw, one, two = (median(series[k]) for k in ("raw SQL", "1 worker", "2 workers"))
+            # also each run against the raw SQL run just before it (same
+            # minute, same load): less exposed to the host's drift
+            paired = {
+                k: median([a / b for a, b in zip(series[k], series["raw SQL"], strict=True)])
+                for k in ("1 worker", "2 workers")
+            }
             figure = {
                 "rows": size,
                 "runs": runs,
@@ -231,6 +237,8 @@ def main() -> None:
                 "two_workers_s": two,
                 "one_worker_ratio": one / raw,
                 "two_workers_ratio": two / raw,
+                "one_worker_paired_ratio": paired["1 worker"],
+                "two_workers_paired_ratio": paired["2 workers"],
                 "one_worker_rss_mib": max(rss["1 worker"]),
                 "two_workers_rss_mib": max(rss["2 workers"]),
             }
@@ -240,7 +248,8 @@ def main() -> None:
                 f"({figure['one_worker_ratio']:.2f}x), --workers 2 {two:.3f}s "
                 f"({figure['two_workers_ratio']:.2f}x) -> {size / two:,.0f} deployments/s; "
                 f"peak RSS {figure['one_worker_rss_mib']:.1f} / "
-                f"{figure['two_workers_rss_mib']:.1f} MiB"
+                f"{figure['two_workers_rss_mib']:.1f} MiB; median of per-run ratios "
+                f"{paired['1 worker']:.2f}x / {paired['2 workers']:.2f}x"
             )
         by_size = {f["rows"]: f for f in figures}
         growth = None
