@@ -141,8 +141,8 @@ def test_an_api_request_leaves_nothing_for_the_collector(
 
 def test_the_show_leaves_only_its_relation_caches(handler, tenant_identity, seeded):
     """The show's deployment and subscription cache each other (as the ORM's
-    select_related does): those few instances wait for the collector; the
-    request's own objects do not."""
+    select_related does): those few instances may wait for the collector;
+    the request's own objects do not."""
     from deployments.services import create_subscription
     from tests.factories import SYSTEM_ACTOR, make_deployment
 
@@ -155,10 +155,8 @@ def test_the_show_leaves_only_its_relation_caches(handler, tenant_identity, seed
     _call("GET", path, token)
     answered, garbage = _garbage_of(lambda: _call("GET", path, token))
     assert answered == 200
-    assert not REQUEST_OBJECTS & set(garbage), garbage
-    assert garbage["Deployment"] == 1
-    assert garbage["Subscription"] == 1
-    assert sum(garbage.values()) < 60
+    assert REQUEST_OBJECTS & set(garbage) == set(), garbage
+    assert sum(garbage.values()) < 60, garbage
 
 
 def test_without_the_release_a_request_is_left_in_cycles(handler, tenant_identity, settings):

@@ -13,6 +13,11 @@ from tests.factories import make_deployment
 pytestmark = pytest.mark.django_db
 
 
+def _pk(model, value):
+    """`value` as this database stores `model`'s primary key."""
+    return model._meta.pk.get_db_prep_value(value, connection)
+
+
 def _row(rows: RowModels, where: str, params: list) -> tuple:
     tables = ", ".join(f"{model._meta.db_table} {alias}" for model, alias in rows.parts)
     with connection.cursor() as cursor:
@@ -37,7 +42,11 @@ def test_instances_hold_what_from_db_gives(tenant):
     token = issue_token(user=identity, name="rows").token
     rows = RowModels((Deployment, "d"), (Tenant, "n"), (ApiToken, "t"))
     built = rows.instances(
-        _row(rows, "d.id = %s AND n.id = d.tenant_id AND t.id = %s", [deployment.pk, token.pk])
+        _row(
+            rows,
+            "d.id = %s AND n.id = d.tenant_id AND t.id = %s",
+            [_pk(Deployment, deployment.pk), _pk(ApiToken, token.pk)],
+        )
     )
     for instance, model in zip(built, (Deployment, Tenant, ApiToken), strict=True):
         _same_instance(instance, model, instance.pk)
@@ -61,7 +70,7 @@ def test_a_model_with_init_receivers_is_built_by_from_db(tenant):
     signals.post_init.connect(receiver, sender=DeploymentEvent)
     try:
         rows = RowModels((DeploymentEvent, "e"))
-        (built,) = rows.instances(_row(rows, "e.id = %s", [event.pk]))
+        (built,) = rows.instances(_row(rows, "e.id = %s", [_pk(DeploymentEvent, event.pk)]))
     finally:
         signals.post_init.disconnect(receiver, sender=DeploymentEvent)
     assert seen == [built]
@@ -85,4 +94,7 @@ def test_a_missing_left_join_part_is_none(tenant):
     deployment = make_deployment(tenant)
     rows = RowModels((Deployment, "d"))
     assert rows.instances([None] * len(rows.attnames[0])) == [None]
-    assert rows.instances(_row(rows, "d.id = %s", [deployment.pk]))[0].pk == deployment.pk
+    assert (
+        rows.instances(_row(rows, "d.id = %s", [_pk(Deployment, deployment.pk)]))[0].pk
+        == deployment.pk
+    )
