@@ -83,16 +83,16 @@ class ReleaseViewMiddleware:
     DRF ties each request's objects into reference cycles: the view holds
     the request, the response, the paginator and bound methods of itself;
     the request's parser context holds the view and the request; the
-    response's renderer context holds both and the response. Nothing a request made (a list
-    page: ~170 dicts and lists, its rows among them) is freed until the
-    collector runs, and under gunicorn's threads, where other requests are
-    in flight whenever it does, its passes promote their objects and grow
-    into the older generations: ~110 µs of the list's CPU a request,
-    measured. Once the response is rendered (its bytes are all that is sent)
-    nothing reads the view or those contexts again, so they are emptied
-    here, outermost but for the request id, and the objects go when the
-    response does. `tests/foundation/test_no_cycles.py` pins that an API
-    request leaves no cyclic garbage."""
+    response's renderer context holds both and the response. Nothing a
+    request made (a list page: ~170 dicts and lists, its rows among them) is
+    freed until the collector runs, and under gunicorn's threads, where
+    other requests are in flight whenever it does, its passes promote their
+    objects into the older generations: ~110 µs of the list's CPU a request,
+    measured. Once the response is rendered (its bytes are all that is
+    sent) nothing reads the view or those contexts again, so they are
+    emptied here, outermost but for the request id, and the objects go when
+    the response does. `tests/foundation/test_no_cycles.py` pins that no
+    request leaves its own objects to the collector."""
 
     def __init__(self, get_response):
         self.get_response = get_response
