@@ -69,8 +69,8 @@ def prepared_statements() -> bool:
 
 @contextmanager
 def hot_cursor() -> Iterator:
-    """The cursor of the request path's fixed statements (the token lookup,
-    the show and list reads, the single-row move): on PostgreSQL a
+    """The cursor of the request path's fixed reads (the token lookup, the
+    show's and the list's reads): on PostgreSQL a
     server-binding cursor whose statements are prepared on first use when
     `prepared_statements()` (the server plans each once per connection, not
     once per request: about half of these reads' server CPU), parameters

@@ -43,6 +43,22 @@ class Scope:
             return queryset.none()
         return queryset.filter(**{f"{tenant_field}_id": self.tenant_id})
 
+    @property
+    def nothing(self) -> bool:
+        """No tenant at all: every read answers nothing, without asking."""
+        return not self.everything and self.tenant_id is None
+
+    def sql(self, column: str, placeholder: str = "%s") -> tuple[str, list]:
+        """This scope as a SQL condition over `column` (a row's tenant id),
+        for the fixed statements that read without a queryset, and the values
+        of its placeholder (none, or the tenant's id): TRUE for every tenant,
+        FALSE for none, `column = <placeholder>` for one."""
+        if self.everything:
+            return "TRUE", []
+        if self.tenant_id is None:
+            return "FALSE", []
+        return f"{column} = {placeholder}", [self.tenant_id]
+
     def sees_tenant(self, tenant_id: UUID | None) -> bool:
         return self.everything or (self.tenant_id is not None and self.tenant_id == tenant_id)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hmac
 import json
 import threading
+import uuid
 from datetime import UTC, datetime
 
 from django.db import connection, transaction
@@ -32,6 +33,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from arcadia_cloud.auth import TOKEN_LOOKUP_SQL
 from arcadia_cloud.db import hot_cursor
+from arcadia_cloud.scope import Scope
 from arcadia_cloud.services import hash_token
 from arcadia_cloud.urls import urlpatterns as product_urlpatterns
 from deployments.events import _AUDIT_WITH_SQL
@@ -164,7 +166,11 @@ def transition_floor(request, pk: str):
 # audit + feed event statement of deployments.events / feed.record, the
 # subscription follow of subscriptions.services); the resources' as
 # deployments.resources writes it.
-_MOVE_SQL = move_sql(scoped=True, conditions=("tenant_id",))
+# a tenant's scope: `tenant_id = %s` (the text does not depend on which tenant)
+_MOVE_SQL = move_sql(
+    scope=Scope(tenant_id=uuid.UUID(int=0)).sql(connection.ops.quote_name("tenant_id"))[0],
+    conditions=("tenant_id",),
+)
 _EVENT_SQL = f"{_AUDIT_WITH_SQL} {_INSERT_ONE_SQL}"
 
 

@@ -85,24 +85,24 @@ def deployment_page(
     from deployments.shapes import SHAPE_KEYS, deployment_shape, shape_columns_sql
 
     scope = scope_for(actor)
-    if not scope.everything and scope.tenant_id is None:
+    if scope.nothing:
         return 0, []
     if connection.vendor != "postgresql":
         queryset = scope.filter(Deployment.objects.filter(**conditions))
         page = queryset[offset : offset + limit]
         return queryset.count(), [deployment_shape(d, actor) for d in page]
-    where = []
+    in_scope, tenant = scope.sql("d.tenant_id", "%(scope_tenant_id)s")
+    where = [in_scope]
     params: dict[str, object] = {"limit": limit, "offset": offset}
-    if not scope.everything:
-        where.append("d.tenant_id = %(scope_tenant_id)s")
-        params["scope_tenant_id"] = scope.tenant_id
+    if tenant:
+        params["scope_tenant_id"] = tenant[0]
     for name, value in conditions.items():
         column = Deployment._meta.get_field(name).column
         where.append(f"d.{column} = %(where_{column})s")
         params[f"where_{column}"] = value
     columns, shape_params = shape_columns_sql("d", actor)
     params.update(shape_params)
-    filtered = f"{Deployment._meta.db_table} d WHERE {' AND '.join(where) or 'TRUE'}"
+    filtered = f"{Deployment._meta.db_table} d WHERE {' AND '.join(where)}"
     # One row even when the page is empty: the count, and the page's columns
     # NULL. The shape is computed over the page's rows only (outside the
     # LIMIT), not over every row the filter matches.
@@ -156,8 +156,8 @@ def _show_sql():
         "addons": addons,
         "changes": changes,
         "events": events,
-        # (everything, tenant-scoped)
-        "deployment": (deployment_sql, deployment_sql + " AND d.tenant_id = %s"),
+        # `+ AND <the actor's scope>` (`Scope.sql`)
+        "deployment": deployment_sql,
         # The subscription's add-on lines and its pending changes, one list:
         # each row is a line ('a') or a change ('c'), the other part's columns
         # NULL, ordered by part and then as each selector orders its rows.
@@ -232,15 +232,14 @@ def show_reads(actor: Actor, deployment_id: UUID | str):
     from subscriptions.models import PendingChange, Subscription, SubscriptionAddon
 
     scope = scope_for(actor)
-    if not scope.everything and scope.tenant_id is None:
+    if scope.nothing:
         return None, []
     if not _SHOW:
         _SHOW.update(_show_sql())
-    params: list = [Deployment._meta.pk.to_python(deployment_id)]
-    if not scope.everything:
-        params.append(scope.tenant_id)
+    in_scope, tenant = scope.sql("d.tenant_id")
+    params: list = [Deployment._meta.pk.to_python(deployment_id), *tenant]
     with hot_cursor() as cursor:
-        cursor.execute(_SHOW["deployment"][0 if scope.everything else 1], params)
+        cursor.execute(f"{_SHOW['deployment']} AND {in_scope}", params)
         row = cursor.fetchone()
         if row is None:
             return None, []

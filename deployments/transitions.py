@@ -222,16 +222,17 @@ _CONDITION_SQL = {
     "tenant_id": f"d.{_q('tenant_id')} = %s",
     "billing_action_suspended": f"d.{_q('billing_action_suspended')} = %s",
 }
-_move_sql_cache: dict[tuple[bool, tuple[str, ...]], str] = {}
+_move_sql_cache: dict[tuple[str, tuple[str, ...]], str] = {}
 
 
-def move_sql(*, scoped: bool, conditions: tuple[str, ...]) -> str:
+def move_sql(*, scope: str, conditions: tuple[str, ...]) -> str:
     """THE statement of a single-row move: lock the row (in the actor's scope:
-    `scoped` adds the tenant), check it is in one of the states the map lets
-    this actor move from (the expected one, if given) and meets the map's row
-    conditions, write MOVE_COLUMNS, and return the state it was in and the
-    row after the move. Fixed text for each shape (at most a handful, built
-    once); the values are parameters: id[, tenant], the MOVE_COLUMNS values,
+    `scope` is the condition `Scope.sql` gives over `tenant_id`), check it is
+    in one of the states the map lets this actor move from (the expected one,
+    if given) and meets the map's row conditions, write MOVE_COLUMNS, and
+    return the state it was in and the row after the move. Fixed text for
+    each shape (at most a handful, built once); the values are parameters:
+    id[, tenant], the MOVE_COLUMNS values,
     the states, the condition values.
 
     `old` takes the row lock first (`FOR UPDATE`, waiting for another mover
@@ -239,15 +240,14 @@ def move_sql(*, scoped: bool, conditions: tuple[str, ...]) -> str:
     the locked row, so `old.state` is exactly the state this move leaves, and
     a row in another state, or that fails a condition, is left as it was
     (no row returned: the caller finds out why)."""
-    key = (scoped, conditions)
+    key = (scope, conditions)
     sql = _move_sql_cache.get(key)
     if sql is None:
-        scope = f" AND {_q('tenant_id')} = %s" if scoped else ""
         where = "".join(f" AND {_CONDITION_SQL[c]}" for c in conditions)
         assignments = ", ".join(f"{_q(c)} = %s" for c in Deployment.MOVE_COLUMNS)
         sql = (
             f"WITH old AS (SELECT {_q('id')}, {_q('state')} FROM {_TABLE} "
-            f"WHERE {_q('id')} = %s{scope} FOR UPDATE) "
+            f"WHERE {_q('id')} = %s AND {scope} FOR UPDATE) "
             f"UPDATE {_TABLE} d SET {assignments} FROM old "
             f"WHERE d.{_q('id')} = old.{_q('id')} AND old.{_q('state')} = ANY(%s){where} "
             f"RETURNING old.{_q('state')}, {_RETURNING}"
@@ -265,7 +265,7 @@ def _move_one(
     condition failed) or cannot express the decision; the caller then takes
     the general path, which finds out why."""
     scope = scope_for(actor)
-    if not scope.everything and scope.tenant_id is None:
+    if scope.nothing:
         return None
     sources: list[str] = []
     conditions: dict[str, object] | None = None
@@ -284,12 +284,11 @@ def _move_one(
     values = move_values(to_state, at)
     # auto_now: the row's write time, also when the move takes effect at `at`
     values["updated_at"] = timezone.now()
-    params: list[object] = [Deployment._meta.pk.to_python(deployment_id)]
-    if not scope.everything:
-        params.append(scope.tenant_id)
+    in_scope, tenant = scope.sql(_q("tenant_id"))
+    params: list[object] = [Deployment._meta.pk.to_python(deployment_id), *tenant]
     params += [*values.values(), sources, *(conditions[k] for k in keys)]
     with connection.cursor() as cursor:
-        cursor.execute(move_sql(scoped=not scope.everything, conditions=keys), params)
+        cursor.execute(move_sql(scope=in_scope, conditions=keys), params)
         row = cursor.fetchone()
     if row is None:
         return None

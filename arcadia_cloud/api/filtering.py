@@ -36,11 +36,18 @@ class FilterBackend(filters.DjangoFilterBackend):
 
     def _valid_filterset(self, request, queryset, view):
         """The bound filterset, or None when the view has none or the request
-        names none of its filters (nothing to check, nothing to narrow)."""
+        names none of its filters (nothing to check, nothing to narrow). A
+        filter may read suffixed parameters (a range's `<name>_after`), so a
+        parameter that starts with a filter's name and `_` counts as naming it."""
         filterset_class = self.get_filterset_class(view, queryset)
         if filterset_class is None:
             return None
-        if not any(name in request.query_params for name in filterset_class.base_filters):
+        asked = list(request.query_params)
+        if not any(
+            param == name or param.startswith(f"{name}_")
+            for name in filterset_class.base_filters
+            for param in asked
+        ):
             return None
         filterset = self.get_filterset(request, queryset, view)
         if not filterset.is_valid():
